@@ -1,0 +1,82 @@
+"""The ``lychgate`` command: ``serve`` a project, ``check`` it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from lychgate.cli.output import ExitStatus, error, print_problems
+from lychgate.config.model import Project
+from lychgate.config.project import load_project
+from lychgate.errors import ConfigError, Problem
+from lychgate.functions.invoke import FunctionLoadError, load_handler
+
+
+def _load(path: str) -> Project:
+    """Load a project and import its handlers; on problems print them all and exit 2."""
+    try:
+        project = load_project(path)
+    except ConfigError as exc:
+        print_problems(exc.problems)
+        errors = sum(p.severity == "error" for p in exc.problems)
+        error(f"{path}: {errors} problem(s) found", "fix the lines above; `lychgate check` lists them again")
+        sys.exit(ExitStatus.CONFIG)
+    handler_problems = _handler_problems(project)
+    print_problems(project.warnings)
+    if handler_problems:
+        print_problems(handler_problems)
+        error(f"{path}: {len(handler_problems)} function(s) cannot be loaded")
+        sys.exit(ExitStatus.CONFIG)
+    return project
+
+
+def _handler_problems(project: Project) -> list[Problem]:
+    problems = []
+    for name, spec in project.functions.items():
+        try:
+            load_handler(spec)
+        except FunctionLoadError as exc:
+            problems.append(Problem(str(project.file), f"/functions/{name}", str(exc)))
+    return problems
+
+
+@click.group()
+def main() -> None:
+    """lychgate: serve APIs described for Amazon API Gateway, with AWS's authorization behaviour."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on (0: any free port).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--no-access-log", is_flag=True, help="Do not write access-log lines.")
+def serve(path: str, host: str, port: int, workers: int, no_access_log: bool) -> None:
+    """Serve the project at PATH (a folder with lychgate.yaml, or the file)."""
+    from lychgate.server.run import bind, flush_ready, serve as run_server, urls
+
+    project = _load(path)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        error(f"cannot listen on {host}:{port}: {exc.strerror}", "choose another --port")
+        sys.exit(ExitStatus.ERROR)
+    port = sock.getsockname()[1]
+    for line in urls(project, host, port):
+        click.echo(line)
+    status = run_server(project, sock, workers=workers, access_log=not no_access_log,
+                        on_ready=lambda: flush_ready(f"lychgate: serving on http://{host}:{port}"))
+    sys.exit(status)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+def check(path: str) -> None:
+    """Validate the project at PATH; exit 0 if it can be served, 2 with every problem listed."""
+    project = _load(path)
+    apis = ", ".join(f"{api.id} ({api.protocol}, {len(api.methods)} routes)" for api in project.apis)
+    click.echo(f"lychgate: {project.file}: OK: {apis}; {len(project.warnings)} warning(s)")

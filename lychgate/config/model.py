@@ -1,0 +1,159 @@
+"""The loaded project as frozen values: what the gateway serves, in API Gateway's own terms.
+
+Everything here is built once at load time by ``config.project`` and ``config.openapi`` and
+never changes while serving; request-time code only reads it. Every element keeps the file and
+JSON pointer it came from so errors and explanations can point at the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from lychgate.errors import Problem
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+REST = "REST"
+HTTP = "HTTP"
+
+#: Methods API Gateway accepts; ANY stands for all of them (spec §1.1 step 2).
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an element was defined."""
+
+    file: str
+    pointer: str
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationResponse:
+    """One entry of an integration's ``responses`` map (non-proxy integrations and MOCK)."""
+
+    pattern: str  # "default" or a regex matched against the backend status / error
+    status_code: int
+    response_parameters: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    response_templates: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """``x-amazon-apigateway-integration`` of one method or route."""
+
+    type: str  # AWS_PROXY, AWS, HTTP_PROXY, HTTP, MOCK
+    source: Source
+    uri: str = ""
+    http_method: str = ""
+    timeout_ms: int = 29_000
+    payload_format_version: str = "1.0"
+    request_parameters: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    request_templates: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    responses: tuple[IntegrationResponse, ...] = ()
+    passthrough_behavior: str = "WHEN_NO_MATCH"
+    content_handling: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A REST API method, or an HTTP API route (``route_key`` is then ``"GET /pets"``)."""
+
+    http_method: str  # GET, POST, ... or ANY
+    resource_path: str  # the template: /pets/{petId}, /{proxy+}, / ; "$default" for that route
+    source: Source
+    integration: Integration | None
+    authorization_type: str = "NONE"  # NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS, JWT
+    authorizer: str | None = None
+    authorization_scopes: tuple[str, ...] = ()
+    api_key_required: bool = False
+    operation_id: str | None = None
+    resource_id: str = ""
+
+    @property
+    def route_key(self) -> str:
+        if self.resource_path == "$default":
+            return "$default"
+        return f"{self.http_method} {self.resource_path}"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResponseTemplate:
+    """A customised gateway response (``x-amazon-apigateway-gateway-responses`` entry)."""
+
+    response_type: str
+    status_code: int | None
+    response_parameters: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    response_templates: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogSettings:
+    """Where and how a stage writes its access log (``accessLogSettings``)."""
+
+    format: str
+    destination: str = "stdout"  # "stdout", "stderr" or a file path
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    variables: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    access_log: AccessLogSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """One API: its routes, stages and API-wide settings."""
+
+    id: str
+    name: str
+    protocol: str  # REST or HTTP
+    source: Source
+    methods: tuple[Method, ...]
+    stages: Mapping[str, Stage]
+    gateway_responses: Mapping[str, GatewayResponseTemplate] = field(default_factory=lambda: EMPTY)
+    binary_media_types: tuple[str, ...] = ()
+    api_key_source: str = "HEADER"
+    policy: Mapping | None = None
+    authorizers: Mapping[str, Mapping] = field(default_factory=lambda: EMPTY)
+    disable_execute_api_endpoint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A Lambda function served by a local Python handler."""
+
+    name: str
+    handler: str  # "handlers/pets.py:handler" or "package.module:attr"
+    base_dir: Path
+    timeout_s: float | None = None  # None: only the integration timeout applies
+    memory_mb: int = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = 10 * 1024 * 1024  # API Gateway's payload limit
+    max_header_bytes: int = 10 * 1024  # AWS caps the total header size at 10240 bytes
+    max_headers: int = 100
+    max_url_bytes: int = 8192
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded ``lychgate.yaml`` with everything it references."""
+
+    root: Path
+    file: Path
+    region: str
+    account_id: str
+    apis: tuple[Api, ...]
+    functions: Mapping[str, FunctionSpec]
+    limits: Limits = field(default_factory=Limits)
+    warnings: tuple[Problem, ...] = ()

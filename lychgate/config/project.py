@@ -1,0 +1,246 @@
+"""``lychgate.yaml`` -> ``model.Project``: the project file, the API documents it names, the functions.
+
+The project file's shape is declared with pydantic (so typos and wrong types are caught with
+their JSON pointer); the API documents are read by ``config.openapi``. All problems from all
+files are collected and raised together as one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lychgate.config.model import (HTTP, REST, AccessLogSettings, Api, FunctionSpec, Limits,
+                                   Project, Stage)
+from lychgate.config.openapi import detect_protocol, parse_api
+from lychgate.config.references import check_references, lambda_function
+from lychgate.config.source import Problems, describe, load_document, pointer
+from lychgate.errors import ConfigError, Problem
+
+PROJECT_FILES = ("lychgate.yaml", "lychgate.yml", "lychgate.json")
+
+#: Keys of later capabilities: accepted so a project can declare them, reported as not enforced.
+FUTURE_KEYS = {
+    "identities": "IAM identities are not loaded yet: AWS_IAM methods deny every request",
+    "usage_plans": "usage plans are not enforced yet",
+    "api_keys": "API keys are not enforced yet: methods requiring one deny every request",
+    "state": "the state backend is not used yet",
+}
+
+# AWS's console-suggested JSON access-log formats (spec §10).
+REST_LOG_FORMAT = ('{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId",'
+                   '"ip":"$context.identity.sourceIp","caller":"$context.identity.caller",'
+                   '"user":"$context.identity.user","requestTime":"$context.requestTime",'
+                   '"httpMethod":"$context.httpMethod","resourcePath":"$context.resourcePath",'
+                   '"status":"$context.status","protocol":"$context.protocol",'
+                   '"responseLength":"$context.responseLength"}')
+HTTP_LOG_FORMAT = ('{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+                   '"requestTime":"$context.requestTime","httpMethod":"$context.httpMethod",'
+                   '"routeKey":"$context.routeKey","status":"$context.status",'
+                   '"protocol":"$context.protocol","responseLength":"$context.responseLength"}')
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccessLogConfig(_Strict):
+    format: str | None = None
+    destination: str = "stdout"
+
+
+class StageConfig(_Strict):
+    variables: dict[str, str] = Field(default_factory=dict)
+    access_log: AccessLogConfig | Literal[False] | None = None
+
+    @field_validator("variables", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        # Stage variables are strings in AWS; YAML numbers and booleans are accepted as their text.
+        if isinstance(value, dict):
+            return {k: (str(v).lower() if isinstance(v, bool) else str(v)) if isinstance(v, (int, float, bool)) else v
+                    for k, v in value.items()}
+        return value
+
+    @field_validator("variables")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+                raise ValueError(f"stage variable name {name!r} may only contain A-Z, a-z, 0-9 and _")
+        return value
+
+
+class ApiConfig(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    openapi: str
+    protocol: Literal["REST", "HTTP"] | None = None
+    stages: dict[str, StageConfig] = Field(default_factory=dict)
+
+
+class FunctionConfig(_Strict):
+    handler: str = Field(pattern=r"^[^:]+:[A-Za-z_][A-Za-z0-9_.]*$")
+    timeout: float | None = Field(default=None, gt=0, le=900)
+    memory: int = Field(default=128, ge=128, le=10240)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(default=DEFAULT_LIMITS.max_body_bytes, gt=0)
+    max_header_bytes: int = Field(default=DEFAULT_LIMITS.max_header_bytes, gt=0)
+    header_timeout: float = Field(default=DEFAULT_LIMITS.header_timeout_s, gt=0)
+    body_timeout: float = Field(default=DEFAULT_LIMITS.body_timeout_s, gt=0)
+    keepalive_timeout: float = Field(default=DEFAULT_LIMITS.keepalive_timeout_s, gt=0)
+
+
+class ProjectConfig(_Strict):
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
+    apis: list[ApiConfig] = Field(min_length=1)
+    functions: dict[str, FunctionConfig] = Field(default_factory=dict)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    identities: Any = None
+    usage_plans: Any = None
+    api_keys: Any = None
+    state: Any = None
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _handler_shorthand(cls, value: Any) -> Any:
+        # `name: path.py:handler` is short for `name: {handler: path.py:handler}`.
+        if isinstance(value, dict):
+            return {k: {"handler": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def find_project_file(path: Path) -> Path:
+    """The project file for a folder (or the file itself)."""
+    if path.is_file():
+        return path
+    for name in PROJECT_FILES:
+        if (path / name).is_file():
+            return path / name
+    tried = ", ".join(PROJECT_FILES)
+    raise ConfigError([Problem(str(path), "", f"no project file found: expected one of {tried}")])
+
+
+def load_project(path: str | Path) -> Project:
+    """Load and validate a whole project; raises ConfigError listing every error found."""
+    file = find_project_file(Path(path))
+    root = file.parent
+    problems = Problems(file)
+    raw = load_document(file)
+    config = _validate(raw, problems)
+    if config is None:
+        raise ConfigError(problems.errors)
+    for key, message in FUTURE_KEYS.items():
+        if getattr(config, key) is not None:
+            problems.warning(pointer(key), message)
+    apis, api_problems = _load_apis(config, root, file)
+    functions = _functions(config, root)
+    all_problems = problems.items + api_problems
+    project = Project(root=root, file=file, region=config.region, account_id=config.account_id,
+                      apis=tuple(apis), functions=functions, limits=_limits(config.limits),
+                      warnings=tuple(p for p in all_problems if p.severity == "warning"))
+    all_problems += check_references(project)
+    errors = [p for p in all_problems if p.severity == "error"]
+    if errors:
+        raise ConfigError(errors + [p for p in all_problems if p.severity == "warning"])
+    return project
+
+
+def _validate(raw: Any, problems: Problems) -> ProjectConfig | None:
+    if not isinstance(raw, dict):
+        problems.expected("", "a mapping with at least an 'apis' list", raw)
+        return None
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.error(pointer(*_loc(err["loc"])), _pydantic_message(err))
+        return None
+
+
+def _loc(loc: tuple) -> list:
+    # pydantic adds the union member it tried (e.g. "AccessLogConfig") to the location; drop it.
+    return [p for p in loc if not (isinstance(p, str) and p[:1].isupper())]
+
+
+def _pydantic_message(err: dict) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling against the lychgate.yaml reference in README.md)"
+    if kind == "missing":
+        return "required key is missing"
+    found = describe(err.get("input")) if "input" in err else "nothing"
+    msg = msg[0].lower() + msg[1:]
+    msg = msg.replace("value error, ", "").replace("input should be", "expected")
+    return f"{msg}; found {found}"
+
+
+def _load_apis(config: ProjectConfig, root: Path, file: Path) -> tuple[list[Api], list[Problem]]:
+    apis, problems = [], []
+    seen = set()
+    for i, api_cfg in enumerate(config.apis):
+        if api_cfg.id in seen:
+            problems.append(Problem(str(file), pointer("apis", i, "id"), f"duplicate API id {api_cfg.id!r}"))
+        seen.add(api_cfg.id)
+        doc_path = root / api_cfg.openapi
+        try:
+            doc = load_document(doc_path, str(doc_path))
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        doc_problems = Problems(doc_path)
+        protocol = api_cfg.protocol or (detect_protocol(doc) if isinstance(doc, dict) else REST)
+        api = parse_api(doc, api_id=api_cfg.id, file=str(doc_path), stages=_stages(api_cfg, protocol),
+                        protocol=protocol, problems=doc_problems)
+        problems += doc_problems.items
+        if api is not None:
+            apis.append(api)
+    return apis, problems
+
+
+def _stages(api_cfg: ApiConfig, protocol: str) -> MappingProxyType:
+    """The declared stages; without any, REST APIs get ``prod`` and HTTP APIs ``$default``."""
+    declared = api_cfg.stages or {"$default" if protocol == HTTP else "prod": StageConfig()}
+    return MappingProxyType({
+        name: Stage(name=name, variables=MappingProxyType(dict(stage.variables)),
+                    access_log=_access_log(stage.access_log, protocol))
+        for name, stage in declared.items()})
+
+
+def _access_log(cfg: AccessLogConfig | Literal[False] | None, protocol: str) -> AccessLogSettings | None:
+    if cfg is False:
+        return None
+    default = HTTP_LOG_FORMAT if protocol == HTTP else REST_LOG_FORMAT
+    if cfg is None:
+        return AccessLogSettings(format=default)
+    return AccessLogSettings(format=cfg.format or default, destination=cfg.destination)
+
+
+def _functions(config: ProjectConfig, root: Path) -> MappingProxyType:
+    out = {}
+    for key, spec in config.functions.items():
+        named = lambda_function(key)  # keys may be function ARNs; integrations match by name
+        name = named[0] if named else key
+        out[name] = FunctionSpec(name=name, handler=spec.handler, base_dir=root,
+                                 timeout_s=spec.timeout, memory_mb=spec.memory)
+    return MappingProxyType(out)
+
+
+def _limits(cfg: LimitsConfig) -> Limits:
+    return Limits(max_body_bytes=cfg.max_body_bytes, max_header_bytes=cfg.max_header_bytes,
+                  header_timeout_s=cfg.header_timeout, body_timeout_s=cfg.body_timeout,
+                  keepalive_timeout_s=cfg.keepalive_timeout)

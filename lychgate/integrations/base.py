@@ -1,0 +1,68 @@
+"""The integration contract: ``invoke(IntegrationRequest) -> Response``, one class per type.
+
+Integrations raise ``GatewayError``s; library and backend exceptions are mapped to them here, in
+one place (``backend_errors``), keeping the original as the cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Protocol
+
+from lychgate.config.model import Integration, IntegrationResponse
+from lychgate.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
+from lychgate.functions.events import InvocationFacts
+from lychgate.messages import Response
+from lychgate.templates import Lookup, parameter_value
+from lychgate.upstream import UpstreamError
+
+
+@dataclass(slots=True)
+class IntegrationRequest:
+    facts: InvocationFacts
+    """The request and where it arrived."""
+    lookup: Lookup
+    """Values of ``method.request.*``, ``context.*`` and ``stageVariables.*`` for mappings."""
+    timeout_s: float
+    """The integration timeout (``timeoutInMillis``)."""
+    rest: bool = True
+    """REST API (True) or HTTP API (False): some rules differ."""
+
+
+class IntegrationHandler(Protocol):
+    config: Integration
+
+    async def invoke(self, req: IntegrationRequest) -> Response: ...
+
+
+@contextmanager
+def backend_errors(what: str) -> Iterator[None]:
+    """Map a backend's failures to AWS's gateway responses."""
+    try:
+        yield
+    except asyncio.TimeoutError:
+        raise IntegrationTimeout(detail=f"{what} did not answer within the integration timeout") from None
+    except UpstreamError as exc:
+        raise IntegrationFailure(detail=f"{what} failed: {exc}") from exc
+
+
+def select_response(responses: tuple[IntegrationResponse, ...], selector: str) -> IntegrationResponse:
+    """The integration response whose selection pattern matches ``selector`` in full, else ``default``."""
+    for candidate in responses:
+        if candidate.pattern == "default" or re.fullmatch(candidate.pattern, selector, re.DOTALL):
+            return candidate
+    raise ApiConfigurationError(detail=f"no integration response matches {selector!r} and none is the default")
+
+
+def mapped_response_headers(parameters: Mapping[str, str], lookup: Lookup) -> list[tuple[str, str]]:
+    """``method.response.header.X`` mappings of an integration response."""
+    out = []
+    for target, source in parameters.items():
+        if target.startswith("method.response.header."):
+            value = parameter_value(source, lookup)
+            if value is not None:
+                out.append((target[len("method.response.header."):], value))
+    return out

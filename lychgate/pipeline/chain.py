@@ -1,0 +1,72 @@
+"""The chain runner: request stages, then the gateway response on error, then response stages.
+
+Three phases with fixed guarantees (shared/style.md §4):
+1. request stages run in order until one sets ``ctx.response`` or raises a ``GatewayError``,
+   which is rendered here, in one place, through ``responses.render``;
+2. response stages always run, after errors too; their own failures are logged, never raised;
+3. finalizers run after the response is sent and can never change it.
+An unexpected exception fails closed: logged with the request id, answered as a generic 500
+without internals.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import Callable, Sequence
+
+from lychgate import responses
+from lychgate.errors import ApiConfigurationError, GatewayError
+from lychgate.pipeline.context import RequestContext
+from lychgate.pipeline.variables import lookup_for
+
+LOG = logging.getLogger(__name__)
+Stage = Callable[[RequestContext], object]
+
+
+class Pipeline:
+    def __init__(self, request_stages: Sequence[Stage], response_stages: Sequence[Stage],
+                 finalizers: Sequence[Stage]):
+        # Decided once here, not per request: which stages must be awaited.
+        self.request_stages = [(s, inspect.iscoroutinefunction(s)) for s in request_stages]
+        self.response_stages = list(response_stages)
+        self.finalizers = list(finalizers)
+
+    async def run(self, ctx: RequestContext) -> None:
+        """Run the request and response phases; ``ctx.response`` is set afterwards."""
+        try:
+            for stage, is_async in self.request_stages:
+                if is_async:
+                    await stage(ctx)
+                else:
+                    stage(ctx)
+                if ctx.response is not None:
+                    break
+        except GatewayError as exc:
+            self._answer_error(ctx, exc)
+        except Exception as exc:
+            LOG.exception("%s internal error in the request pipeline", ctx.request_id)
+            self._answer_error(ctx, ApiConfigurationError(detail=f"internal error: {type(exc).__name__}"))
+        if ctx.response is None:  # no stage answered: a pipeline without an integrate stage
+            self._answer_error(ctx, ApiConfigurationError(detail="no stage produced a response"))
+        self._run_guarded(self.response_stages, ctx)
+        ctx.response_latency_ms = int((time.perf_counter() - ctx.started) * 1000)
+
+    def _answer_error(self, ctx: RequestContext, error: GatewayError) -> None:
+        ctx.error = error
+        ctx.trace.add("gateway_response", error.response_type, error.detail)
+        api = ctx.api.api if ctx.api is not None else None
+        ctx.response = responses.render(error, api, lookup_for(ctx))
+
+    def finish(self, ctx: RequestContext) -> None:
+        """Run the finalizers (after the response was sent)."""
+        self._run_guarded(self.finalizers, ctx)
+
+    @staticmethod
+    def _run_guarded(stages: Sequence[Stage], ctx: RequestContext) -> None:
+        for stage in stages:
+            try:
+                stage(ctx)
+            except Exception:
+                LOG.exception("%s %s failed", ctx.request_id, getattr(stage, "__name__", stage))

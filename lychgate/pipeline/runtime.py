@@ -1,0 +1,134 @@
+"""The gateway's compiled, runnable state: built once from a ``Project`` at start-up.
+
+``Gateway`` owns what lives as long as the server: one ``ApiRuntime`` per API (its router and
+one integration handler per method), the local functions, the upstream connection pool and the
+access-log writers. Request-time code only looks things up here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lychgate.access_log import AccessLogWriter
+from lychgate.config.model import REST, Api, Method, Project, Stage
+from lychgate.config.references import MissingStageVariable, expand_stage_variables, lambda_function
+from lychgate.errors import ApiConfigurationError
+from lychgate.functions.invoke import LocalFunction
+from lychgate.integrations.base import IntegrationHandler
+from lychgate.integrations.function import FunctionIntegration
+from lychgate.integrations.http import HttpIntegration
+from lychgate.integrations.mock import MockIntegration
+from lychgate.routing import Router
+from lychgate.upstream import UpstreamPool
+
+EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9-]+)\.execute-api\.(?:(?P<region>[a-z0-9-]+)\.amazonaws\.com|localhost)$")
+
+
+@dataclass(slots=True)
+class ApiRuntime:
+    api: Api
+    router: Router
+    handlers: dict[int, IntegrationHandler]  # id(Method) -> its integration
+    access_logs: dict[str, AccessLogWriter | None] = field(default_factory=dict)  # stage -> writer
+
+    @property
+    def rest(self) -> bool:
+        return self.api.protocol == REST
+
+    def handler_for(self, method: Method) -> IntegrationHandler | None:
+        return self.handlers.get(id(method))
+
+
+@dataclass(slots=True)
+class Resolved:
+    api: ApiRuntime
+    stage: Stage
+    path: str  # raw path below the stage
+    prefixed: bool  # the stage was the URL's first segment
+
+
+class Gateway:
+    """Everything the pipeline needs that outlives a request."""
+
+    def __init__(self, project: Project, *, access_log: bool = True):
+        self.project = project
+        self.pool = UpstreamPool()
+        self.functions = {name: LocalFunction(spec, self.function_arn(name))
+                          for name, spec in project.functions.items()}
+        self.apis = {api.id: self._compile(api, access_log) for api in project.apis}
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.project.region}:{self.project.account_id}:function:{name}"
+
+    def _compile(self, api: Api, access_log: bool) -> ApiRuntime:
+        handlers = {}
+        for method in api.methods:
+            if method.integration is not None:
+                handlers[id(method)] = self._integration(method)
+        runtime = ApiRuntime(api, Router(api.methods), handlers)
+        for stage in api.stages.values():
+            settings = stage.access_log if access_log else None
+            runtime.access_logs[stage.name] = AccessLogWriter.open(settings) if settings else None
+        return runtime
+
+    def _integration(self, method: Method) -> IntegrationHandler:
+        config = method.integration
+        if config.type in ("HTTP", "HTTP_PROXY"):
+            return HttpIntegration(config, self.pool)
+        if config.type == "MOCK":
+            return MockIntegration(config)
+        # Stage variables in a function URI are resolved per request; the function is the named one.
+        named = lambda_function(config.uri)
+        function = self.functions.get(named[0]) if named else None
+        return FunctionIntegration(config, function) if function else _LateBoundFunction(config, self)
+
+    def resolve(self, host: str, raw_path: str) -> Resolved | None:
+        """Which API and stage a request addresses: host style first, then path style."""
+        match = EXECUTE_API_HOST.match(host)
+        candidates = [self.apis.get(match.group("api"))] if match else list(self.apis.values())
+        candidates = [api for api in candidates if api is not None]
+        # A named stage in the path wins over another API's $default stage.
+        for api in candidates:
+            resolved = _named_stage(api, raw_path)
+            if resolved is not None:
+                return resolved
+        for api in candidates:
+            default = api.api.stages.get("$default")
+            if default is not None:
+                return Resolved(api, default, raw_path or "/", False)
+        return None
+
+    def close(self) -> None:
+        self.pool.close()
+        for function in self.functions.values():
+            function.close()
+        for api in self.apis.values():
+            for writer in api.access_logs.values():
+                if writer is not None:
+                    writer.close()
+
+
+def _named_stage(api: ApiRuntime, raw_path: str) -> Resolved | None:
+    """The stage named by the path's first segment (``$default`` is never named in a URL)."""
+    first, _, rest = raw_path.lstrip("/").partition("/")
+    stage = api.api.stages.get(first) if first != "$default" else None
+    return Resolved(api, stage, "/" + rest, True) if stage is not None else None
+
+
+class _LateBoundFunction:
+    """A function URI that uses stage variables: resolved against the stage on each request."""
+
+    def __init__(self, config, gateway: Gateway):
+        self.config = config
+        self.gateway = gateway
+
+    async def invoke(self, req):
+        try:
+            named = lambda_function(expand_stage_variables(self.config.uri, req.facts.stage_variables))
+        except MissingStageVariable as exc:
+            raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}") from None
+        function = self.gateway.functions.get(named[0]) if named else None
+        if function is None:
+            raise ApiConfigurationError(detail=f"integration URI {self.config.uri!r} names no mapped function")
+        return await FunctionIntegration(self.config, function).invoke(req)

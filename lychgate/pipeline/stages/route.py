@@ -1,0 +1,35 @@
+"""Stages that find what a request addresses: the API and stage, then the route."""
+
+from __future__ import annotations
+
+from lychgate.errors import MissingAuthenticationToken
+from lychgate.pipeline.context import RequestContext
+
+
+def resolve_api(ctx: RequestContext) -> None:
+    """API and stage from the Host (``{api}.execute-api.…``) or the path's first segment."""
+    host = host_without_port(ctx.request.header("host") or "")
+    ctx.domain_name = host
+    resolved = ctx.gateway.resolve(host, ctx.request.raw_path)
+    if resolved is None:
+        # No API or stage answers here; AWS's answer for an unknown stage is not confirmed:
+        # docs/aws-behaviour.md "Unknown stage".
+        raise MissingAuthenticationToken(detail=f"no API stage serves {ctx.request.raw_path!r} on host {host!r}")
+    ctx.api, ctx.stage, ctx.path, ctx.stage_prefixed = resolved.api, resolved.stage, resolved.path, resolved.prefixed
+    ctx.trace.add("resolve_api", "resolved", f"API {resolved.api.api.id}, stage {resolved.stage.name}")
+
+
+def match_route(ctx: RequestContext) -> None:
+    """The method (REST) or route (HTTP API) serving this request, with its path parameters."""
+    match = ctx.api.router.match(ctx.request.method, ctx.path)
+    if match is None:
+        # REST answers 403 Missing Authentication Token for an unmatched route; HTTP APIs 404.
+        raise MissingAuthenticationToken(detail=f"no route matches {ctx.request.method} {ctx.path}")
+    ctx.route = match
+    ctx.trace.add("match_route", "matched", f"{match.method.route_key} {match.path_parameters or ''}".strip())
+
+
+def host_without_port(host: str) -> str:
+    if host.startswith("["):  # [::1]:8080
+        return host[:host.find("]") + 1]
+    return host.rsplit(":", 1)[0].lower()

@@ -1,0 +1,94 @@
+"""Route matching with API Gateway's precedence, compiled once per API.
+
+REST APIs pick the most specific resource that *has the requested method* (an explicit method
+beats ``ANY`` on the same resource); specificity is literal segment, then ``{param}``, then a
+greedy ``{name+}`` that swallows one or more remaining segments. A resource whose methods do not
+include the request's falls through to the next candidate (measured on AWS: docs/aws-behaviour.md
+"Routing"). HTTP APIs use the same order and then fall back to the ``$default`` route.
+A trailing slash is ignored; ``/{proxy+}`` does not match the root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+from urllib.parse import unquote
+
+from lychgate.config.model import Method
+
+
+@dataclass(slots=True)
+class RouteMatch:
+    method: Method
+    path_parameters: dict[str, str]
+
+
+@dataclass(slots=True)
+class _Node:
+    literals: dict[str, "_Node"] = field(default_factory=dict)
+    param: tuple[str, "_Node"] | None = None
+    greedy: tuple[str, "_Node"] | None = None
+    methods: dict[str, Method] = field(default_factory=dict)
+
+
+class Router:
+    """Matches (HTTP method, raw path) to a Method and its path parameters."""
+
+    def __init__(self, methods: Iterable[Method]):
+        self._root = _Node()
+        self._default_route: Method | None = None
+        self._static: dict[tuple[str, str], Method] = {}
+        for method in methods:
+            self._add(method)
+
+    def _add(self, method: Method) -> None:
+        if method.resource_path == "$default":
+            self._default_route = method
+            return
+        node = self._root
+        for seg in split_path(method.resource_path):
+            node = self._child(node, seg)
+        node.methods[method.http_method] = method
+
+    @staticmethod
+    def _child(node: _Node, seg: str) -> _Node:
+        if seg.startswith("{") and seg.endswith("+}"):
+            node.greedy = node.greedy or (seg[1:-2], _Node())
+            return node.greedy[1]
+        if seg.startswith("{") and seg.endswith("}"):
+            node.param = node.param or (seg[1:-1], _Node())
+            return node.param[1]
+        return node.literals.setdefault(seg, _Node())
+
+    def match(self, http_method: str, raw_path: str) -> RouteMatch | None:
+        """The route serving this request, or None (REST: 403 MAT; HTTP API: 404)."""
+        segments = split_path(raw_path)
+        for node, params in self._candidates(self._root, segments, 0, {}):
+            method = node.methods.get(http_method) or node.methods.get("ANY")
+            if method is not None:
+                return RouteMatch(method, params)
+        if self._default_route is not None:
+            return RouteMatch(self._default_route, {})
+        return None
+
+    def _candidates(self, node: _Node, segs: list[str], i: int, params: dict) -> Iterator[tuple[_Node, dict]]:
+        """Resources matching the path, most specific first (depth-first: literal, param, greedy)."""
+        if i == len(segs):
+            yield node, params
+            return
+        seg = segs[i]
+        child = node.literals.get(unquote(seg))
+        if child is not None:
+            yield from self._candidates(child, segs, i + 1, params)
+        if node.param is not None and seg:
+            name, child = node.param
+            yield from self._candidates(child, segs, i + 1, {**params, name: unquote(seg)})
+        if node.greedy is not None:
+            name, child = node.greedy
+            yield child, {**params, name: unquote("/".join(segs[i:]))}
+
+
+def split_path(path: str) -> list[str]:
+    """Segments of a path; leading and trailing slashes do not count (``/`` has none)."""
+    path = path.strip("/")
+    return path.split("/") if path else []

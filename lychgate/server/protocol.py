@@ -1,0 +1,241 @@
+"""The inbound HTTP/1.1 server: an asyncio protocol on httptools, feeding the pipeline.
+
+Chosen over an ASGI server because the data path's budget (shared/perf-baseline.md: ~15 µs per
+proxied request for a lean uvloop + httptools path, 18 µs for the ASGI floor alone) leaves no room
+for a framework layer. It enforces the limits a front door needs before a request reaches the
+pipeline: URL, header and body sizes (413/414/431), header and body read timeouts (slow clients
+are dropped, never waited for), keep-alive idle timeout, in-order answers to pipelined requests,
+and ``Expect: 100-continue``. Malformed requests get a 400 and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from email.utils import formatdate
+from http import HTTPStatus
+
+import httptools
+
+from lychgate.config.model import Limits
+from lychgate.errors import GatewayError, RequestTooLarge
+from lychgate.messages import Request, Response
+from lychgate.pipeline.chain import Pipeline
+from lychgate.pipeline.context import RequestContext
+from lychgate.pipeline.runtime import Gateway
+from lychgate import responses
+
+LOG = logging.getLogger(__name__)
+REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+MAX_PIPELINED = 32
+_date_cache = [0, b""]
+
+
+def http_date() -> bytes:
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[0], _date_cache[1] = now, formatdate(now, usegmt=True).encode()
+    return _date_cache[1]
+
+
+def extended_request_id() -> str:
+    """An id shaped like API Gateway's ``x-amz-apigw-id`` (16 base64 characters)."""
+    return base64.b64encode(os.urandom(11)).decode()
+
+
+class ConnectionState:
+    """What all connections of one server share."""
+
+    def __init__(self, gateway: Gateway, pipeline: Pipeline, limits: Limits):
+        self.gateway = gateway
+        self.pipeline = pipeline
+        self.limits = limits
+        self.connections: set[HttpConnection] = set()
+        self.in_flight = 0
+
+
+class _RejectRequest(Exception):
+    """Stop reading this request: answer ``status`` and close."""
+
+    def __init__(self, status: int, message: str, error: GatewayError | None = None):
+        self.status, self.message, self.error = status, message, error
+
+
+class HttpConnection(asyncio.Protocol):
+    def __init__(self, state: ConnectionState):
+        self.state = state
+        self.limits = state.limits
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.queue: deque[tuple[Request, bool]] = deque()
+        self.worker: asyncio.Task | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.closing = False
+        self.peer = "127.0.0.1"
+        self._new_message()
+
+    def _new_message(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.header_bytes = 0
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.in_message = False
+
+    # connection lifecycle
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer = peer[0]
+        self.state.connections.add(self)
+        self._arm(self.limits.keepalive_timeout_s)
+
+    def connection_lost(self, exc) -> None:
+        self.state.connections.discard(self)
+        self.transport = None
+        self._disarm()
+        if self.worker is not None and not self.worker.done():
+            self.worker.cancel()
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self.timer = self.loop.call_later(seconds, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _timed_out(self) -> None:
+        """Idle keep-alive, or a client too slow sending headers or body: drop it."""
+        self.timer = None
+        if self.in_message and not self.queue and self.worker is None:
+            self._reject(_RejectRequest(408, "Request Timeout"))
+        elif self.transport is not None and not self.queue and (self.worker is None or self.worker.done()):
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except _RejectRequest as exc:
+            self._reject(exc)
+        except httptools.HttpParserUpgrade:
+            self._reject(_RejectRequest(400, "Bad Request"))
+        except httptools.HttpParserError:
+            self._reject(_RejectRequest(400, "Bad Request"))
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._new_message()
+        self.in_message = True
+        self._arm(self.limits.header_timeout_s)
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.limits.max_url_bytes:
+            raise _RejectRequest(414, "Request-URI Too Long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_bytes += len(name) + len(value) + 4
+        if self.header_bytes > self.limits.max_header_bytes or len(self.headers) >= self.limits.max_headers:
+            raise _RejectRequest(431, "Request Header Fields Too Large")
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        length = next((v for k, v in self.headers if k.lower() == "content-length"), None)
+        if length is not None and length.isdigit() and int(length) > self.limits.max_body_bytes:
+            raise _RejectRequest(413, "Request Entity Too Large", RequestTooLarge())
+        self._arm(self.limits.body_timeout_s)
+        if any(k.lower() == "expect" and v.lower() == "100-continue" for k, v in self.headers):
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, chunk: bytes) -> None:
+        self.body_size += len(chunk)
+        if self.body_size > self.limits.max_body_bytes:
+            raise _RejectRequest(413, "Request Entity Too Large", RequestTooLarge())
+        self.body.append(chunk)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self.in_message = False
+        parsed = httptools.parse_url(self.url) if self.url not in (b"*",) else None
+        path = parsed.path.decode("latin-1") if parsed and parsed.path else "/"
+        query = parsed.query.decode("latin-1") if parsed and parsed.query else ""
+        request = Request(self.parser.get_method().decode(), path, query, self.headers,
+                          b"".join(self.body), self.peer, self.parser.get_http_version(), time.time())
+        self.queue.append((request, self.parser.should_keep_alive()))
+        if len(self.queue) >= MAX_PIPELINED:
+            self.transport.pause_reading()
+        if self.worker is None or self.worker.done():
+            self.worker = self.loop.create_task(self._serve_queue())
+
+    # answering
+    async def _serve_queue(self) -> None:
+        """Answer queued requests one by one, so pipelined responses keep their order."""
+        state = self.state
+        while self.queue and self.transport is not None:
+            request, keep_alive = self.queue.popleft()
+            ctx = RequestContext(gateway=state.gateway, request=request, request_id=str(uuid.uuid4()),
+                                 extended_request_id=extended_request_id(), started=time.perf_counter())
+            state.in_flight += 1
+            try:
+                await state.pipeline.run(ctx)
+            finally:
+                state.in_flight -= 1
+            keep_alive = keep_alive and not self.closing
+            if self.transport is None:
+                return
+            self._write(ctx.response, request, keep_alive)
+            state.pipeline.finish(ctx)
+            if not keep_alive:
+                self.transport.close()
+                return
+            if len(self.queue) < MAX_PIPELINED:
+                self.transport.resume_reading()
+        if self.transport is not None and not self.in_message:
+            self._arm(self.limits.keepalive_timeout_s)
+
+    def _write(self, response: Response, request: Request, keep_alive: bool) -> None:
+        status = response.status
+        out = [b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b"Unknown"))]
+        for name, value in response.headers:
+            out.append(b"%s: %s\r\n" % (name.encode("latin-1", "replace"), _header_value(value)))
+        body = response.body
+        out.append(b"Date: %s\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n"
+                   % (http_date(), len(body), b"keep-alive" if keep_alive else b"close"))
+        if request.method != "HEAD":
+            out.append(body)
+        self.transport.write(b"".join(out))
+
+    def _reject(self, exc: _RejectRequest) -> None:
+        """Answer a request that cannot be read, then close the connection."""
+        if self.transport is None:
+            return
+        if exc.error is not None:
+            response = responses.render(exc.error, None, lambda name: None)
+        else:
+            body = b'{"message":"%s"}' % exc.message.encode()
+            response = Response(exc.status, [("Content-Type", "application/json")], body)
+        self.queue.clear()
+        self._write(response, Request("GET", "/", "", []), keep_alive=False)
+        self.transport.close()
+
+    def shutdown(self) -> None:
+        """Graceful stop: finish what is in flight, then close; idle connections close now."""
+        self.closing = True
+        if self.transport is not None and (self.worker is None or self.worker.done()) and not self.in_message:
+            self.transport.close()
+
+
+def _header_value(value: str) -> bytes:
+    # A CR or LF in a header value would let a backend or handler inject headers: drop them.
+    if "\r" in value or "\n" in value:
+        value = value.replace("\r", " ").replace("\n", " ")
+    return value.encode("latin-1", "replace")

@@ -1,0 +1,130 @@
+"""Running the server: the listening socket, worker processes, signals and graceful shutdown.
+
+One process serves by default. With ``--workers N`` the parent binds the socket and forks N
+workers that share it (each with its own loop, gateway and pools) and supervises them. SIGTERM
+or SIGINT stops accepting, lets in-flight requests finish within the grace period and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+import uvloop
+
+from lychgate.config.model import Project
+from lychgate.pipeline import build_pipeline
+from lychgate.pipeline.runtime import Gateway
+from lychgate.server.protocol import ConnectionState, HttpConnection
+
+LOG = logging.getLogger(__name__)
+GRACE_SECONDS = 10.0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def serve(project: Project, sock: socket.socket, *, workers: int = 1, access_log: bool = True,
+          on_ready=None) -> int:
+    """Serve until stopped; returns the exit status."""
+    if workers <= 1:
+        return _run_worker(project, sock, access_log, on_ready)
+    return _supervise(project, sock, workers, access_log, on_ready)
+
+
+def _run_worker(project: Project, sock: socket.socket, access_log: bool, on_ready=None) -> int:
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_serve_async(project, sock, access_log, on_ready))
+    finally:
+        loop.close()
+
+
+async def _serve_async(project: Project, sock: socket.socket, access_log: bool, on_ready) -> int:
+    loop = asyncio.get_running_loop()
+    gateway = Gateway(project, access_log=access_log)
+    state = ConnectionState(gateway, build_pipeline(), project.limits)
+    server = await loop.create_server(lambda: HttpConnection(state), sock=sock, backlog=1024)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if on_ready is not None:
+        on_ready()
+    await stop.wait()
+    server.close()
+    for conn in list(state.connections):
+        conn.shutdown()
+    deadline = time.monotonic() + GRACE_SECONDS
+    while (state.in_flight or state.connections) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for conn in list(state.connections):
+        if conn.transport is not None:
+            conn.transport.close()
+    gateway.close()
+    return 0
+
+
+def _supervise(project: Project, sock: socket.socket, workers: int, access_log: bool, on_ready) -> int:
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os._exit(_run_worker(project, sock, access_log))
+        children.append(pid)
+    stopping = []
+
+    def forward(signum, _frame):
+        stopping.append(signum)
+        for child in children:
+            _kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    if on_ready is not None:
+        on_ready()
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        if os.waitstatus_to_exitcode(code) != 0 and not stopping:
+            status = 1
+            LOG.error("worker %d exited with %s", child, os.waitstatus_to_exitcode(code))
+    return status
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def urls(project: Project, host: str, port: int) -> list[str]:
+    """The URLs a user can call: path style and host style, per API and stage."""
+    shown_host = f"[{host}]" if ":" in host else host
+    lines = []
+    for api in project.apis:
+        for stage in api.stages:
+            prefix = "" if stage == "$default" else f"/{stage}"
+            lines.append(f"{api.protocol} API {api.id} stage {stage}: "
+                         f"http://{shown_host}:{port}{prefix}/  "
+                         f"(or http://{api.id}.execute-api.localhost:{port}{prefix}/)")
+    return lines
+
+
+def flush_ready(message: str) -> None:
+    print(message, flush=True)
+    sys.stdout.flush()

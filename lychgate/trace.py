@@ -1,0 +1,31 @@
+"""The decision trace: what each stage of the pipeline decided for one request, and why.
+
+Steps are cheap tuples-in-a-list recorded on the request path; nothing is formatted unless a log
+line or an explanation asks for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    stage: str  # the pipeline stage that recorded it, e.g. "match_route"
+    outcome: str  # short verdict: "matched", "denied", "invoked", ...
+    detail: str = ""  # one human sentence: why
+
+
+class DecisionTrace:
+    """Ordered steps of one request."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps: list[TraceStep] = []
+
+    def add(self, stage: str, outcome: str, detail: str = "") -> None:
+        self.steps.append(TraceStep(stage, outcome, detail))
+
+    def render(self) -> str:
+        return "\n".join(f"{s.stage}: {s.outcome}" + (f" ({s.detail})" if s.detail else "") for s in self.steps)

@@ -1,0 +1,187 @@
+"""A lean HTTP/1.1 client for backends: httptools parsing, keep-alive pools per origin.
+
+Stock async clients cost 87 µs (aiohttp) to over 1 ms (httpx) per proxied request on this
+machine (shared/perf-baseline.md §1); a protocol-level client costs about 10 µs, so the data path
+uses this one. It does exactly what a reverse proxy needs: one request in flight per connection,
+idle connections reused, Content-Length / chunked / close-delimited bodies, TLS for https, and
+errors raised as ``UpstreamError`` (connection failed, reset, garbage) for the caller to map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+
+import httptools
+
+MAX_IDLE_PER_ORIGIN = 256
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024 + 65536  # API Gateway caps integration responses at 10 MB
+
+
+class UpstreamError(Exception):
+    """The backend could not be reached or answered something that is not HTTP."""
+
+
+class UpstreamResponse:
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+class _Connection(asyncio.Protocol):
+    """One connection to a backend, carrying one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future | None = None
+        self.alive = True
+        self.received_any = False
+        self.head = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+        self.size = 0
+        self.headers_done = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc) -> None:
+        self.alive = False
+        if self.waiter is None or self.waiter.done():
+            return
+        if self.headers_done and not self._framed():
+            self._finish()  # a close-delimited body ends with the connection
+        else:
+            self.waiter.set_exception(UpstreamError("connection closed before a complete response"))
+
+    def _framed(self) -> bool:
+        names = {k.lower() for k, _ in self.headers}
+        return "content-length" in names or "transfer-encoding" in names
+
+    def data_received(self, data: bytes) -> None:
+        self.received_any = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(UpstreamError("backend tried to upgrade the connection"))
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamError(f"backend answered something that is not HTTP/1.x: {exc}"))
+
+    def _fail(self, exc: Exception) -> None:
+        self.alive = False
+        self.transport.close()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+        if self.head:  # a HEAD response has no body whatever its Content-Length says
+            self.alive = False
+            self._finish()
+
+    def on_body(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > MAX_RESPONSE_BYTES:
+            self._fail(UpstreamError("backend response is larger than 10 MB"))
+            return
+        self.body.append(chunk)
+
+    def on_message_complete(self) -> None:
+        if not self.parser.should_keep_alive():
+            self.alive = False
+        self._finish()
+
+    def _finish(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(UpstreamResponse(self.parser.get_status_code(), self.headers, b"".join(self.body)))
+
+    def send(self, data: bytes, head: bool) -> asyncio.Future:
+        self._reset()
+        self.head = head
+        self.received_any = False
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return self.waiter
+
+
+class UpstreamPool:
+    """Keep-alive connections per (scheme, host, port)."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
+        self._ssl: ssl.SSLContext | None = None
+
+    async def request(self, scheme: str, host: str, port: int, head: bytes, body: bytes,
+                      method: str) -> UpstreamResponse:
+        """Send one request (``head`` is the request line and headers) and read the response."""
+        origin = (scheme, host, port)
+        conn, reused = self._take(origin), True
+        if conn is None:
+            conn, reused = await self._connect(origin), False
+        try:
+            response = await conn.send(head + body, method == "HEAD")
+        except UpstreamError:
+            conn.transport.close()
+            if not (reused and not conn.received_any):
+                raise
+            # An idle connection the backend had closed: retry once on a fresh one.
+            conn = await self._connect(origin)
+            response = await conn.send(head + body, method == "HEAD")
+        except BaseException:  # timeout or cancellation: the connection's state is unknown
+            conn.transport.close()
+            raise
+        self._release(origin, conn)
+        return response
+
+    def _take(self, origin) -> _Connection | None:
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            if conn.alive and not conn.transport.is_closing():
+                return conn
+        return None
+
+    async def _connect(self, origin) -> _Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        ctx = self._ssl_context() if scheme == "https" else None
+        try:
+            _, conn = await loop.create_connection(_Connection, host, port, ssl=ctx,
+                                                   server_hostname=host if ctx else None)
+        except OSError as exc:
+            raise UpstreamError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+        return conn
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    def _release(self, origin, conn: _Connection) -> None:
+        if not conn.alive:
+            conn.transport.close()
+            return
+        idle = self._idle.setdefault(origin, deque())
+        if len(idle) >= MAX_IDLE_PER_ORIGIN:
+            conn.transport.close()
+        else:
+            idle.append(conn)
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.transport.close()
+        self._idle.clear()
