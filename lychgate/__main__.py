@@ -1,0 +1,5 @@
+"""``python -m lychgate`` runs the CLI."""
+
+from lychgate.cli.main import main
+
+main()
