@@ -61,7 +61,10 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
 
     def stop(self, sig=signal.SIGTERM) -> tuple[int, str, str]:
+        """Stop the server (if still running); its exit code and remaining output."""
         code = stop(self.proc, sig)
+        if self.proc.stdout.closed:
+            return code, "", ""
         out, err = self.proc.stdout.read(), self.proc.stderr.read()
         self.proc.stdout.close()
         self.proc.stderr.close()
@@ -82,5 +85,4 @@ def serve():
 
     yield start
     for server in started:
-        if server.proc.poll() is None:
-            server.stop()
+        server.stop()

@@ -124,12 +124,10 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except _RejectRequest as exc:
-            self._reject(exc)
-        except httptools.HttpParserUpgrade:
-            self._reject(_RejectRequest(400, "Bad Request"))
-        except httptools.HttpParserError:
-            self._reject(_RejectRequest(400, "Bad Request"))
+        except httptools.HttpParserError as exc:
+            # httptools wraps what a callback raised; a _RejectRequest says what to answer.
+            cause = exc.__context__ if isinstance(exc.__context__, _RejectRequest) else None
+            self._reject(cause or _RejectRequest(400, "Bad Request"))
 
     # httptools callbacks
     def on_message_begin(self) -> None:

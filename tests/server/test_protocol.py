@@ -1,0 +1,129 @@
+"""The HTTP server against hostile and unusual clients: limits, malformed input, pipelining, shutdown."""
+
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PETSTORE = ROOT / "examples" / "petstore"
+
+
+def raw(port: int, data: bytes, read_until_close: bool = True, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+
+
+@pytest.fixture
+def petstore(serve):
+    return serve(PETSTORE)
+
+
+def test_malformed_request_line_gets_400_and_server_survives(petstore):
+    answer = raw(petstore.port, b"THIS IS NOT HTTP\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request")
+    answer = raw(petstore.port, b"GET /prod/pets HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert requests.get(f"{petstore.url}/prod/pets").status_code == 200
+
+
+def test_body_over_10_mb_is_413(petstore):
+    head = b"POST /prod/pets HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (10 * 1024 * 1024 + 1)
+    answer = raw(petstore.port, head + b"{")
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"x-amzn-ErrorType: RequestEntityTooLargeException" in answer
+    assert answer.endswith(b'{"message":"HTTP content length exceeded 10485760 bytes."}')
+
+
+def test_chunked_body_over_limit_is_413(petstore):
+    chunk = b"x" * (1024 * 1024)
+    head = b"POST /prod/pets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(11))
+    try:
+        answer = raw(petstore.port, head + body)
+    except ConnectionResetError:  # the server may close while we are still sending: also a refusal
+        answer = b"HTTP/1.1 413"
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_oversize_headers_are_431(petstore):
+    head = b"GET /prod/pets HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
+    assert raw(petstore.port, head).startswith(b"HTTP/1.1 431")
+    long_url = b"GET /prod/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert raw(petstore.port, long_url).startswith(b"HTTP/1.1 414")
+
+
+def test_pipelined_requests_are_answered_in_order(petstore):
+    reqs = b"".join(b"GET /prod/pets/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in (1, 2, 9))
+    reqs += b"GET /prod/pets/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = raw(petstore.port, reqs)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert statuses == [b"200", b"200", b"404", b"200"]
+    assert answer.index(b'"id": "1"') < answer.index(b'"id": "2"') < answer.index(b"no such pet")
+
+
+def test_http_1_0_closes_after_response(petstore):
+    answer = raw(petstore.port, b"GET /prod/pets/1 HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer
+
+
+def test_head_has_no_body(petstore):
+    answer = raw(petstore.port, b"HEAD /prod/pets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 403") and answer.endswith(b"\r\n\r\n")
+
+
+def test_slow_client_is_dropped(serve, tmp_path):
+    import shutil
+    project = tmp_path / "p"
+    shutil.copytree(PETSTORE, project)
+    config = (project / "lychgate.yaml").read_text() + "limits: {header_timeout: 0.5}\n"
+    (project / "lychgate.yaml").write_text(config)
+    server = serve(project)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /prod/pets HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert requests.get(f"{server.url}/prod/pets").status_code == 200
+
+
+def test_sigterm_finishes_in_flight_requests_and_exits_0(serve, tmp_path):
+    from helpers import openapi, proxy_op, write_project
+    project = write_project(tmp_path, openapi({"/slow": {"get": proxy_op("slow")}}),
+                            config={"apis": [{"id": "a", "openapi": "openapi.yaml"}], "functions": {"slow": "h.py:slow"}},
+                            files={"h.py": "import time\ndef slow(e, c):\n    time.sleep(1)\n    return {'statusCode': 200, 'body': 'done'}\n"})
+    server = serve(project)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /prod/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        server.proc.send_signal(signal.SIGTERM)
+        answer = b""
+        while not answer.endswith(b"done"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"done")
+    assert server.proc.wait(10) == 0
+
+
+def test_workers_share_the_port(serve):
+    server = serve(PETSTORE, "--workers", "2")
+    assert all(requests.get(f"{server.url}/prod/pets/1").status_code == 200 for _ in range(20))
+    code, _, _ = server.stop()
+    assert code == 0
