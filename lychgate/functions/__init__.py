@@ -1,0 +1,1 @@
+"""Lambda-style functions: local handlers and AWS's event formats."""

@@ -1,0 +1,1 @@
+"""The HTTP server and process management: the top of the stack."""
