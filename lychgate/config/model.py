@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from lychgate.errors import Problem
+from lychgate.iam import Policy
+
+if TYPE_CHECKING:
+    from lychgate.config.identities import IdentityStore
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -119,6 +123,7 @@ class Api:
     binary_media_types: tuple[str, ...] = ()
     api_key_source: str = "HEADER"
     policy: Mapping | None = None
+    resource_policy: Policy | None = None  # x-amazon-apigateway-policy, compiled
     authorizers: Mapping[str, Mapping] = field(default_factory=lambda: EMPTY)
     disable_execute_api_endpoint: bool = False
 
@@ -157,3 +162,4 @@ class Project:
     functions: Mapping[str, FunctionSpec]
     limits: Limits = field(default_factory=Limits)
     warnings: tuple[Problem, ...] = ()
+    identities: "IdentityStore | None" = None

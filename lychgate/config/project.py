@@ -7,25 +7,28 @@ files are collected and raised together as one ``ConfigError``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lychgate.config.model import (HTTP, REST, AccessLogSettings, Api, FunctionSpec, Limits,
                                    Project, Stage)
 from lychgate.config.openapi import detect_protocol, parse_api
 from lychgate.config.references import check_references, lambda_function
 from lychgate.config.source import Problems, describe, load_document, pointer
+from lychgate.config.identities import load_identities
 from lychgate.errors import ConfigError, Problem
+from lychgate.iam import ApiScope, PolicyError, PolicySource, compile_policy
 
 PROJECT_FILES = ("lychgate.yaml", "lychgate.yml", "lychgate.json")
 
 #: Keys of later capabilities: accepted so a project can declare them, reported as not enforced.
 FUTURE_KEYS = {
-    "identities": "IAM identities are not loaded yet: AWS_IAM methods deny every request",
     "usage_plans": "usage plans are not enforced yet",
     "api_keys": "API keys are not enforced yet: methods requiring one deny every request",
     "state": "the state backend is not used yet",
@@ -99,13 +102,49 @@ class LimitsConfig(_Strict):
     keepalive_timeout: float = Field(default=DEFAULT_LIMITS.keepalive_timeout_s, gt=0)
 
 
+class UserKeyConfig(_Strict):
+    id: str = Field(pattern=r"^[A-Z0-9]{16,128}$")
+    secret: str = Field(min_length=1)
+
+
+class UserConfig(_Strict):
+    name: str = Field(pattern=r"^[\w+=,.@-]{1,64}$")
+    access_keys: list[UserKeyConfig] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    policies: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AccessKeyConfig(_Strict):
+    id: str = Field(pattern=r"^[A-Z0-9]{16,128}$")
+    secret: str = Field(min_length=1)
+    user: str | None = None
+    role: str | None = None
+    session_name: str | None = Field(default=None, pattern=r"^[\w+=,.@-]{2,64}$")
+    session_token: str | None = None
+    expiration: datetime | None = None
+    issued_at: datetime | None = None
+    session_tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> "AccessKeyConfig":
+        if (self.user is None) == (self.role is None):
+            raise ValueError("an access key belongs to exactly one of 'user' or 'role'")
+        return self
+
+
+class IdentitiesConfig(_Strict):
+    authorization_details: str | None = None
+    users: list[UserConfig] = Field(default_factory=list)
+    access_keys: list[AccessKeyConfig] = Field(default_factory=list)
+
+
 class ProjectConfig(_Strict):
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
     apis: list[ApiConfig] = Field(min_length=1)
     functions: dict[str, FunctionConfig] = Field(default_factory=dict)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    identities: Any = None
+    identities: IdentitiesConfig | None = None
     usage_plans: Any = None
     api_keys: Any = None
     state: Any = None
@@ -149,10 +188,14 @@ def load_project(path: str | Path) -> Project:
             problems.warning(pointer(key), message)
     apis, api_problems = _load_apis(config, root, file)
     functions = _functions(config, root)
-    all_problems = problems.items + api_problems
+    identities, identity_problems = load_identities(
+        config.identities.model_dump(mode="python") if config.identities else None,
+        root=root, file=file, account_id=config.account_id)
+    all_problems = problems.items + api_problems + identity_problems
     project = Project(root=root, file=file, region=config.region, account_id=config.account_id,
                       apis=tuple(apis), functions=functions, limits=_limits(config.limits),
-                      warnings=tuple(p for p in all_problems if p.severity == "warning"))
+                      warnings=tuple(p for p in all_problems if p.severity == "warning"),
+                      identities=identities)
     all_problems += check_references(project)
     errors = [p for p in all_problems if p.severity == "error"]
     if errors:
@@ -206,10 +249,24 @@ def _load_apis(config: ProjectConfig, root: Path, file: Path) -> tuple[list[Api]
         protocol = api_cfg.protocol or (detect_protocol(doc) if isinstance(doc, dict) else REST)
         api = parse_api(doc, api_id=api_cfg.id, file=str(doc_path), stages=_stages(api_cfg, protocol),
                         protocol=protocol, problems=doc_problems)
-        problems += doc_problems.items
         if api is not None:
-            apis.append(api)
+            apis.append(_with_resource_policy(api, config, doc_problems))
+        problems += doc_problems.items
     return apis, problems
+
+
+def _with_resource_policy(api: Api, config: ProjectConfig, problems: Problems) -> Api:
+    """Compile ``x-amazon-apigateway-policy``, expanding ``execute-api:/…`` for this API (spec §1.3)."""
+    if api.policy is None:
+        return api
+    ptr = "/x-amazon-apigateway-policy"
+    source = PolicySource(name=f"resource policy of {api.id}", file=problems.file, pointer=ptr, kind="resource")
+    try:
+        compiled = compile_policy(api.policy, source, scope=ApiScope(config.region, config.account_id, api.id))
+    except PolicyError as exc:
+        problems.error(ptr + exc.pointer, f"resource policy: {exc.message}")
+        return api
+    return dataclasses.replace(api, resource_policy=compiled)
 
 
 def _stages(api_cfg: ApiConfig, protocol: str) -> MappingProxyType:

@@ -16,6 +16,8 @@ from lychgate.routing import RouteMatch
 from lychgate.trace import DecisionTrace
 
 if TYPE_CHECKING:
+    from lychgate.authorizers.iam import Caller
+    from lychgate.iam import Evaluation
     from lychgate.pipeline.runtime import ApiRuntime, Gateway
 
 
@@ -43,6 +45,10 @@ class RequestContext:
     """``$context.domainName``: the Host the client used, without port (set by ``resolve_api``)."""
     route: RouteMatch | None = None
     """The method/route and path parameters (set by ``match_route``)."""
+    caller: Caller | None = None
+    """The SigV4-authenticated caller, None when anonymous (set by ``authenticate``)."""
+    decision: Evaluation | None = None
+    """The IAM decision for this call, when one was made (set by ``authorize``)."""
     response: Response | None = None
     """The response to send (set by ``integrate``, or by the chain on error)."""
     error: GatewayError | None = None

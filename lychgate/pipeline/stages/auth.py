@@ -1,23 +1,56 @@
-"""Stages that decide who is calling and whether they may: ``authenticate``.
+"""Stages that decide who is calling and whether they may: ``authenticate``, then ``authorize``.
 
-This version enforces authorization type NONE only. Every other type fails closed (and is
-reported at start-up): an unsigned request to an AWS_IAM method gets AWS's exact answer
-(403 Missing Authentication Token); anything else gets a 500 rather than being let through.
+The order of AWS (spec gateway-behavior §1.1 step 3, §1.3): the method's authorization type
+authenticates the caller first; then the caller's policies and the API's resource policy are
+combined. Authorization types lychgate does not enforce yet (Lambda authorizers, Cognito, JWT,
+API keys) fail closed with a 500 and are reported at start-up.
 """
 
 from __future__ import annotations
 
-from lychgate.errors import AuthorizerConfigurationError, MissingAuthenticationToken
+from lychgate.authorizers import iam
+from lychgate.errors import AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
 
 
 def authenticate(ctx: RequestContext) -> None:
     method = ctx.route.method
     kind = method.authorization_type
-    if kind == "NONE" and not method.api_key_required:
-        ctx.trace.add("authenticate", "none", "the method's authorization type is NONE")
+    if method.api_key_required:
+        raise AuthorizerConfigurationError(detail="API keys are not supported by this version of lychgate: failing closed")
+    if kind == "NONE":
+        ctx.trace.add("authenticate", "anonymous", "the method's authorization type is NONE")
         return
-    if kind == "AWS_IAM" and ctx.request.header("authorization") is None and "X-Amz-Signature" not in ctx.request.raw_query:
-        raise MissingAuthenticationToken(detail="AWS_IAM method called without a SigV4 signature")
-    what = "an API key" if kind == "NONE" else f"authorization type {kind}"
-    raise AuthorizerConfigurationError(detail=f"{what} is not supported by this version of lychgate: failing closed")
+    if kind != "AWS_IAM":
+        raise AuthorizerConfigurationError(
+            detail=f"authorization type {kind} is not supported by this version of lychgate: failing closed")
+    project = ctx.gateway.project
+    result = iam.authenticate(ctx.request, project.identities, project.region)
+    if not isinstance(result, iam.Caller):
+        ctx.trace.add("authenticate", "rejected", result.detail)
+        raise result
+    ctx.caller = result
+    ctx.trace.add("authenticate", "signed", f"SigV4 signature of {result.identity.arn} (key {result.access_key_id})")
+
+
+def authorize(ctx: RequestContext) -> None:
+    """IAM decision for AWS_IAM methods, and for any method of an API with a resource policy."""
+    api = ctx.api.api
+    policy = api.resource_policy
+    if ctx.caller is None and policy is None:
+        return
+    project = ctx.gateway.project
+    arn = method_arn(ctx)
+    evaluation = iam.authorize(method_arn=arn, request=ctx.request, region=project.region,
+                               account_id=project.account_id, caller=ctx.caller, resource_policy=policy)
+    ctx.decision = evaluation
+    if not iam.is_allowed(evaluation):
+        ctx.trace.add("authorize", evaluation.decision.value, evaluation.rule)
+        raise iam.denial(evaluation)
+    ctx.trace.add("authorize", "allowed", evaluation.rule)
+
+
+def method_arn(ctx: RequestContext) -> str:
+    project = ctx.gateway.project
+    return iam.method_arn(project.region, project.account_id, ctx.api.api.id, ctx.stage.name,
+                          ctx.request.method, ctx.path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import time
 
+from lychgate.authorizers import iam
 from lychgate.errors import ApiConfigurationError, GatewayError
 from lychgate.functions.events import InvocationFacts
 from lychgate.integrations.base import IntegrationRequest
@@ -45,6 +46,8 @@ def invocation_facts(ctx: RequestContext) -> InvocationFacts:
         resource_path=method.resource_path, resource_id=method.resource_id, route_key=method.route_key,
         path=unquote(ctx.path), stage_path=stage_path, path_parameters=ctx.route.path_parameters,
         stage_variables=ctx.stage.variables, binary=is_binary(request.header("content-type"), api.binary_media_types),
+        identity=iam.identity_fields(ctx.caller),
+        authorizer={"iam": iam.iam_authorizer_fields(ctx.caller)} if ctx.caller and not ctx.api.rest else None,
     )
 
 

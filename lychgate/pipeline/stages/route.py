@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lychgate.authorizers import iam
 from lychgate.errors import MissingAuthenticationToken
 from lychgate.pipeline.context import RequestContext
 
@@ -23,7 +24,10 @@ def match_route(ctx: RequestContext) -> None:
     """The method (REST) or route (HTTP API) serving this request, with its path parameters."""
     match = ctx.api.router.match(ctx.request.method, ctx.path)
     if match is None:
-        # REST answers 403 Missing Authentication Token for an unmatched route; HTTP APIs 404.
+        # REST answers 403 Missing Authentication Token (or a SigV4 parse error when an
+        # Authorization header is present, spec §1.1 step 2); HTTP APIs 404.
+        if ctx.api.rest:
+            raise iam.unmatched_route_error(ctx.request)
         raise MissingAuthenticationToken(detail=f"no route matches {ctx.request.method} {ctx.path}")
     ctx.route = match
     ctx.trace.add("match_route", "matched", f"{match.method.route_key} {match.path_parameters or ''}".strip())

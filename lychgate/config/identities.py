@@ -1,0 +1,325 @@
+"""IAM identities: who owns each access key, and which policies apply to them.
+
+Sources (spec iam-and-sigv4 A8): the JSON ``aws iam get-account-authorization-details`` prints
+(users, groups, roles, managed and inline policies, permissions boundaries, tags), the
+``access_keys`` list that maps keys to its users and to role sessions, and quick-start users
+declared in ``lychgate.yaml``. Every policy is compiled once here; a bad document is a problem
+naming its file and JSON pointer. A referenced managed policy missing from the dump is an error,
+never silently skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import unquote
+
+from lychgate.config.source import Problems, describe, load_document, pointer
+from lychgate.errors import ConfigError
+from lychgate.iam import Policy, PolicyError, PolicySource, Principal, compile_policy
+from lychgate.sigv4 import SigningCredentials
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An IAM user, or a session of an IAM role, with everything evaluation needs."""
+
+    arn: str  # user ARN, or session ARN arn:aws:sts::A:assumed-role/R/S
+    principal_arn: str  # aws:PrincipalArn: the user ARN, or the role ARN for sessions
+    account: str
+    userid: str  # aws:userid: AIDA… or AROA…:session
+    username: str | None  # aws:username (users only)
+    tags: Mapping[str, str]
+    policies: tuple[Policy, ...]
+    boundary: Policy | None = None
+    role_arn: str | None = None
+    issued_at: float | None = None  # temporary credentials only
+
+    @property
+    def principal(self) -> Principal:
+        kind = "AssumedRole" if self.role_arn else "User"
+        return Principal(arn=self.arn, account=self.account, role_arn=self.role_arn,
+                         userid=self.userid, principal_type=kind)
+
+    def context_keys(self) -> dict[str, Any]:
+        """The caller's condition keys (spec A7)."""
+        keys: dict[str, Any] = {
+            "aws:PrincipalArn": self.principal_arn, "aws:PrincipalAccount": self.account,
+            "aws:PrincipalType": "AssumedRole" if self.role_arn else "User", "aws:userid": self.userid,
+        }
+        if self.username:
+            keys["aws:username"] = self.username
+        for key, value in self.tags.items():
+            keys[f"aws:PrincipalTag/{key}"] = value
+        if self.issued_at is not None:
+            keys["aws:TokenIssueTime"] = _iso(self.issued_at)
+            keys["aws:MultiFactorAuthPresent"] = "false"
+        return keys
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    credentials: SigningCredentials
+    identity: Identity
+
+
+@dataclass
+class IdentityStore:
+    """Access key id -> its owner. Empty when the project declares no identities."""
+
+    keys: dict[str, AccessKey] = field(default_factory=dict)
+
+    def credentials(self, access_key_id: str) -> SigningCredentials | None:
+        found = self.keys.get(access_key_id)
+        return found.credentials if found else None
+
+    def owner(self, access_key_id: str) -> Identity | None:
+        found = self.keys.get(access_key_id)
+        return found.identity if found else None
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unique_id(prefix: str, name: str) -> str:
+    """A stable IAM-style unique id (``AIDA`` + 17 characters) for quick-start identities."""
+    digest = hashlib.sha256(name.encode()).hexdigest().upper()
+    return prefix + "".join(c if c.isalpha() else chr(ord("A") + int(c)) for c in digest[:17])
+
+
+class _Compiler:
+    """Compiles policy documents, recording PolicyErrors as problems at the right pointer."""
+
+    def __init__(self, problems: Problems):
+        self.problems = problems
+
+    def compile(self, document: Any, name: str, ptr: str, kind: str = "identity") -> Policy | None:
+        source = PolicySource(name=name, file=self.problems.file, pointer=ptr, kind=kind)
+        try:
+            return compile_policy(document, source)
+        except PolicyError as exc:
+            self.problems.error(ptr + exc.pointer, f"policy {name}: {exc.message}")
+            return None
+
+
+def load_identities(raw: Mapping | None, *, root: Path, file: Path, account_id: str) -> tuple[IdentityStore, list]:
+    """Identities from the ``identities`` section of ``lychgate.yaml``; returns (store, problems)."""
+    store = IdentityStore()
+    if not raw:
+        return store, []
+    problems = Problems(file)
+    principals: dict[str, Identity] = {}
+    roles: dict[str, dict] = {}
+    all_problems = []
+    if raw.get("authorization_details"):
+        dump_problems, users, roles = _load_dump(root / raw["authorization_details"])
+        principals.update(users)
+        all_problems += dump_problems
+    quick = _quick_start_users(raw.get("users") or [], account_id, problems)
+    principals.update(quick)
+    for i, user in enumerate(raw.get("users") or []):
+        for j, key in enumerate(user.get("access_keys") or []):
+            _add_key(store, key, quick[user["name"]], pointer("identities", "users", i, "access_keys", j), problems)
+    _access_keys(raw.get("access_keys") or [], principals, roles, store, problems)
+    return store, all_problems + problems.items
+
+
+def _quick_start_users(users: list, account_id: str, problems: Problems) -> dict[str, Identity]:
+    compiler = _Compiler(problems)
+    out = {}
+    for i, user in enumerate(users):
+        name = user["name"]
+        policies = [compiler.compile(doc, f"{name}/inline-{j}", pointer("identities", "users", i, "policies", j))
+                    for j, doc in enumerate(user.get("policies") or [])]
+        identity = Identity(
+            arn=f"arn:aws:iam::{account_id}:user/{name}", principal_arn=f"arn:aws:iam::{account_id}:user/{name}",
+            account=account_id, userid=unique_id("AIDA", name), username=name,
+            tags=dict(user.get("tags") or {}), policies=tuple(p for p in policies if p is not None))
+        out[name] = identity
+    return out
+
+
+def _access_keys(entries: list, users: dict[str, Identity], roles: dict[str, dict], store: IdentityStore,
+                 problems: Problems) -> None:
+    for i, entry in enumerate(entries):
+        ptr = pointer("identities", "access_keys", i)
+        identity = _key_owner(entry, users, roles, ptr, problems)
+        if identity is not None:
+            _add_key(store, entry, identity, ptr, problems)
+
+
+def _key_owner(entry: Mapping, users: dict[str, Identity], roles: dict[str, dict], ptr: str,
+               problems: Problems) -> Identity | None:
+    if entry.get("user"):
+        owner = users.get(entry["user"])
+        if owner is None:
+            problems.error(ptr + "/user", f"no user named {entry['user']!r} (known: {', '.join(sorted(users)) or 'none'})")
+        return owner
+    role = roles.get(entry.get("role") or "")
+    if role is None:
+        problems.error(ptr + "/role", f"no role named {entry.get('role')!r} in authorization_details "
+                                      f"(known: {', '.join(sorted(roles)) or 'none'})")
+        return None
+    session = entry.get("session_name") or "session"
+    issued = _epoch(entry.get("issued_at")) or datetime.now(timezone.utc).timestamp()
+    return Identity(
+        arn=f"arn:aws:sts::{role['account']}:assumed-role/{role['name']}/{session}",
+        principal_arn=role["arn"], account=role["account"], userid=f"{role['id']}:{session}", username=None,
+        tags={**role["tags"], **(entry.get("session_tags") or {})}, policies=role["policies"],
+        boundary=role["boundary"], role_arn=role["arn"], issued_at=issued)
+
+
+def _add_key(store: IdentityStore, entry: Mapping, identity: Identity, ptr: str, problems: Problems) -> None:
+    key_id = entry["id"]
+    if key_id in store.keys:
+        problems.error(ptr + "/id", f"access key {key_id!r} is declared twice")
+        return
+    store.keys[key_id] = AccessKey(SigningCredentials(
+        access_key_id=key_id, secret_access_key=entry["secret"], session_token=entry.get("session_token"),
+        expires_at=_epoch(entry.get("expiration"))), identity)
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def _load_dump(path: Path) -> tuple[list, dict[str, Identity], dict[str, dict]]:
+    """Users (by name) and roles (by name) of an authorization-details dump."""
+    doc = load_document(path, str(path))
+    problems = Problems(path)
+    if not isinstance(doc, dict):
+        problems.expected("", "the JSON printed by `aws iam get-account-authorization-details`", doc)
+        return problems.items, {}, {}
+    compiler = _Compiler(problems)
+    managed = _Managed(doc, compiler)
+    groups = {g.get("GroupName"): (i, g) for i, g in enumerate(doc.get("GroupDetailList") or [])}
+    users = {}
+    for i, user in enumerate(doc.get("UserDetailList") or []):
+        identity = _dump_user(user, i, groups, managed, compiler)
+        if identity is not None:
+            users[user["UserName"]] = identity
+    roles = {r.get("RoleName"): _dump_role(r, i, managed, compiler)
+             for i, r in enumerate(doc.get("RoleDetailList") or [])}
+    return problems.items, users, roles
+
+
+class _Managed:
+    """Managed policies of a dump by ARN, compiled on first use for each kind (identity, boundary)."""
+
+    def __init__(self, doc: dict, compiler: _Compiler):
+        self.compiler = compiler
+        self.raw = _managed_policies(doc, compiler)
+        self.compiled: dict[tuple[str, str], Policy | None] = {}
+
+    def __contains__(self, arn: str) -> bool:
+        return arn in self.raw
+
+    def get(self, arn: str, kind: str = "identity") -> Policy | None:
+        if arn not in self.raw:
+            return None
+        if (arn, kind) not in self.compiled:
+            document, ptr = self.raw[arn]
+            self.compiled[arn, kind] = self.compiler.compile(document, arn, ptr, kind)
+        return self.compiled[arn, kind]
+
+
+def _managed_policies(doc: dict, compiler: _Compiler) -> dict[str, tuple[Any, str]]:
+    """Managed policy ARN -> (its default version's document, its pointer)."""
+    out = {}
+    for i, policy in enumerate(doc.get("Policies") or []):
+        versions = policy.get("PolicyVersionList") or []
+        default = next(((j, v) for j, v in enumerate(versions) if v.get("IsDefaultVersion")), None)
+        ptr = pointer("Policies", i)
+        if default is None:
+            compiler.problems.error(ptr + "/PolicyVersionList", "no version has IsDefaultVersion: true")
+            continue
+        j, version = default
+        out[policy.get("Arn")] = (_decode(version.get("Document")), ptr + pointer("PolicyVersionList", j, "Document"))
+    return out
+
+
+def _decode(document: Any) -> Any:
+    """The raw IAM API returns URL-encoded JSON strings; the CLI decodes them (spec A8)."""
+    if isinstance(document, str):
+        text = unquote(document) if document.lstrip().startswith("%") else document
+        try:
+            return json.loads(text)
+        except ValueError:
+            return json.loads(unquote(document))
+    return document
+
+
+def _inline(entries: list, owner: str, ptr: str, compiler: _Compiler) -> list[Policy | None]:
+    return [compiler.compile(_decode(p.get("PolicyDocument")), f"{owner}/{p.get('PolicyName')}",
+                             ptr + pointer(j, "PolicyDocument")) for j, p in enumerate(entries or [])]
+
+
+def _attached(entries: list, managed: _Managed, ptr: str, compiler: _Compiler) -> list[Policy | None]:
+    out = []
+    for j, attachment in enumerate(entries or []):
+        arn = attachment.get("PolicyArn")
+        if arn not in managed:
+            compiler.problems.error(ptr + pointer(j, "PolicyArn"),
+                                    f"managed policy {arn} is not in the file's Policies list "
+                                    "(dump it with: aws iam get-account-authorization-details, no --filter)")
+        out.append(managed.get(arn))
+    return out
+
+
+def _boundary(entity: dict, managed: _Managed, ptr: str, compiler: _Compiler) -> Policy | None:
+    arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    if arn is None:
+        return None
+    if arn not in managed:
+        compiler.problems.error(ptr + "/PermissionsBoundary/PermissionsBoundaryArn",
+                                f"permissions boundary {arn} is not in the file's Policies list")
+        return None
+    return managed.get(arn, "boundary")
+
+
+def _tags(entity: dict) -> dict[str, str]:
+    return {t.get("Key"): t.get("Value") for t in entity.get("Tags") or []}
+
+
+def _dump_user(user: dict, i: int, groups: dict, managed: _Managed, compiler: _Compiler) -> Identity | None:
+    ptr = pointer("UserDetailList", i)
+    for key in ("UserName", "Arn", "UserId"):
+        if not isinstance(user.get(key), str):
+            compiler.problems.expected(ptr + "/" + key, "a string", user.get(key))
+            return None
+    name = user["UserName"]
+    policies = _inline(user.get("UserPolicyList"), name, ptr + "/UserPolicyList", compiler)
+    policies += _attached(user.get("AttachedManagedPolicies"), managed, ptr + "/AttachedManagedPolicies", compiler)
+    for j, group_name in enumerate(user.get("GroupList") or []):
+        if group_name not in groups:
+            compiler.problems.error(ptr + pointer("GroupList", j), f"group {group_name!r} is not in GroupDetailList")
+            continue
+        gi, group = groups[group_name]
+        gptr = pointer("GroupDetailList", gi)
+        policies += _inline(group.get("GroupPolicyList"), group_name, gptr + "/GroupPolicyList", compiler)
+        policies += _attached(group.get("AttachedManagedPolicies"), managed, gptr + "/AttachedManagedPolicies", compiler)
+    account = user["Arn"].split(":")[4]
+    return Identity(arn=user["Arn"], principal_arn=user["Arn"], account=account, userid=user["UserId"],
+                    username=name, tags=_tags(user), policies=tuple(p for p in policies if p is not None),
+                    boundary=_boundary(user, managed, ptr, compiler))
+
+
+def _dump_role(role: dict, i: int, managed: _Managed, compiler: _Compiler) -> dict:
+    ptr = pointer("RoleDetailList", i)
+    name = role.get("RoleName")
+    policies = _inline(role.get("RolePolicyList"), name, ptr + "/RolePolicyList", compiler)
+    policies += _attached(role.get("AttachedManagedPolicies"), managed, ptr + "/AttachedManagedPolicies", compiler)
+    arn = role.get("Arn", "")
+    return {"name": name, "arn": arn, "id": role.get("RoleId", ""), "account": arn.split(":")[4] if arn.count(":") >= 5 else "",
+            "tags": _tags(role), "policies": tuple(p for p in policies if p is not None),
+            "boundary": _boundary(role, managed, ptr, compiler)}

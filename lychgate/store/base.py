@@ -1,0 +1,207 @@
+"""The state-store contract: atomic counter primitives, records, errors and ``open_store(url)``.
+
+A ``CounterStore`` knows nothing of AWS: it offers one atomic step, ``consume``, over token
+buckets (take one token from each), bounded counters (add one to each while below its limit) and
+tallies (unbounded per-window counts), all-or-nothing; plus JSON records keyed by kind and id.
+``lychgate.usage`` builds usage-plan throttles and quotas (spec gateway-behavior §7) on top.
+The token-bucket arithmetic lives here once (``refill``, ``first_refusal``) so the memory and
+sqlite stores share it and the Redis Lua script mirrors it line for line. Every store failure is
+raised as ``StoreUnavailable`` naming the store URL with any password masked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+from urllib.parse import parse_qsl, urlsplit
+
+EPSILON = 1e-9
+"""Tolerance when comparing token counts: ``now - last`` on epoch floats loses ~1e-7 s."""
+
+
+class StoreUnavailable(Exception):
+    """The state store could not be reached or did not answer in time; ``url`` has no password."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"state store {url} unavailable: {reason}")
+        self.url, self.reason = url, reason
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSpec:
+    """A token bucket (spec §7): holds at most ``burst`` tokens, refills ``rate`` per second."""
+
+    key: str
+    rate: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        _check_key(self.key)
+        if not self.rate >= 0 or self.rate == float("inf"):
+            raise ValueError(f"bucket {self.key!r}: rate must be a finite number >= 0, got {self.rate!r}")
+        if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 0:
+            raise ValueError(f"bucket {self.key!r}: burst must be an int >= 0, got {self.burst!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """A counter for one window (e.g. a quota period): admits while its value is below ``limit``.
+
+    ``expires_at`` (epoch seconds, the caller's clock) is when the store may forget it.
+    """
+
+    key: str
+    window: str
+    limit: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """An unbounded count for one window (e.g. one UTC day of usage), bumped on admission."""
+
+    key: str
+    window: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What ``consume`` decided.
+
+    ``refused`` is ``("counter", i)`` or ``("bucket", i)`` for the first refusal (counters are
+    looked at first), or None when admitted. ``tokens[i]`` is what bucket i holds after the
+    decision; ``counts[i]`` is counter i's value after it (unchanged when refused).
+    """
+
+    refused: tuple[str, int] | None
+    tokens: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    @property
+    def admitted(self) -> bool:
+        return self.refused is None
+
+
+class CounterStore(Protocol):
+    """The async contract every store implements; ``url`` is the redacted store URL."""
+
+    url: str
+
+    async def consume(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
+                      tallies: Sequence[Tally], now: float) -> Outcome:
+        """Atomically: if every bucket has a token and every counter is below its limit, take
+        one token from each bucket and add one to each counter and tally; else change nothing."""
+
+    async def read_tallies(self, key: str, windows: Sequence[str]) -> list[int]:
+        """The tallies of ``key`` for each window (0 where none was counted)."""
+
+    async def put_record(self, kind: str, id: str, value: dict[str, Any]) -> None: ...
+
+    async def get_record(self, kind: str, id: str) -> dict[str, Any] | None: ...
+
+    async def list_records(self, kind: str) -> dict[str, dict[str, Any]]: ...
+
+    async def delete_record(self, kind: str, id: str) -> bool: ...
+
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the store answers."""
+
+    async def close(self) -> None: ...
+
+
+def refill(tokens: float | None, last: float | None, rate: float, burst: int, now: float) -> float:
+    """Tokens a bucket holds at ``now``; a bucket never seen (``tokens is None``) is full."""
+    if tokens is None or last is None:
+        return float(burst)
+    return min(float(burst), tokens + max(0.0, now - last) * rate)
+
+
+def first_refusal(tokens: Sequence[float], counts: Sequence[int],
+                  counters: Sequence[Counter]) -> tuple[str, int] | None:
+    """The first counter at its limit, else the first bucket without a whole token, else None."""
+    for i, counter in enumerate(counters):
+        if counts[i] >= counter.limit:
+            return ("counter", i)
+    for i, held in enumerate(tokens):
+        if held < 1.0 - EPSILON:
+            return ("bucket", i)
+    return None
+
+
+def bucket_ttl(tokens: float, rate: float, burst: int) -> float | None:
+    """Seconds until a bucket is full again (then it may be forgotten), plus a minute of slack;
+    None when it never refills."""
+    if rate <= 0:
+        return None
+    return max(0.0, burst - tokens) / rate + 60.0
+
+
+def redact(url: str) -> str:
+    """``url`` with any password (userinfo or ``password=`` query value) replaced by ``***``."""
+    url = re.sub(r"^([a-z0-9+.-]+://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.I)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url, flags=re.I)
+
+
+def encode_record(kind: str, id: str, value: dict[str, Any]) -> str:
+    """The JSON text stored for a record; TypeError/ValueError for a bad kind, id or value."""
+    for name, part in (("kind", kind), ("id", id)):
+        if not isinstance(part, str) or not part:
+            raise ValueError(f"record {name} must be a non-empty string, got {part!r}")
+    if not isinstance(value, dict):
+        raise TypeError(f"record {kind}/{id} must be a dict, got {type(value).__name__}")
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"a bucket, quota or usage key must be a non-empty string, got {key!r}")
+
+
+def parse_query(url: str) -> dict[str, str]:
+    """The query parameters of ``url`` (last one wins)."""
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def float_param(url: str, params: dict[str, str], name: str, default: float) -> float:
+    """A positive float query parameter, or ValueError naming the (redacted) URL."""
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"state store URL {redact(url)}: {name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+SCHEMES = "memory, sqlite:///relative.db, sqlite:////absolute.db, redis://, rediss://, redis+cluster://, rediss+cluster://"
+
+
+def open_store(url: str) -> CounterStore:
+    """The store for ``url`` (no I/O yet; call ``await store.ping()`` to check it answers).
+
+    ``memory`` | ``sqlite:///relative/path.db`` | ``sqlite:////absolute/path.db`` (SQLAlchemy's
+    convention; ``?timeout=SECONDS`` busy wait, default 5) | ``redis://[user:password@]host[:port][/db]``
+    | ``rediss://…`` (TLS) | ``redis+cluster://host:port`` | ``rediss+cluster://…``. Redis URLs
+    accept ``?timeout=SECONDS`` (connect and read, default 1). Anything else raises ValueError.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"state store URL must be a non-empty string (one of: {SCHEMES}), got {url!r}")
+    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
+    if scheme in ("memory", "memory:"):
+        if url.lower() not in ("memory", "memory://"):
+            raise ValueError(f"state store URL {redact(url)}: the memory store takes no path or options; write 'memory'")
+        from lychgate.store.memory import MemoryStore
+        return MemoryStore()
+    if scheme == "sqlite":
+        from lychgate.store.sqlite import SqliteStore
+        return SqliteStore.from_url(url)
+    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+        from lychgate.store.redis import RedisStore
+        return RedisStore.from_url(url)
+    raise ValueError(f"state store URL {redact(url)}: unknown scheme {scheme!r}; expected one of: {SCHEMES}")

@@ -1,0 +1,88 @@
+"""In-process state store (URL ``memory``): dicts in this process, lost when it exits.
+
+It is single-process: each ``lychgate serve`` worker process would count on its own, so a limit
+of N admits up to N per worker; use sqlite (one host) or Redis (many hosts) to share state.
+Every method runs without awaiting anything, so each call is atomic on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from lychgate.store.base import (BucketSpec, Counter, Outcome, Tally, bucket_ttl, encode_record,
+                                 first_refusal, refill)
+
+PRUNE_EVERY = 1024
+"""Forget expired buckets and counters once every this many ``consume`` calls."""
+
+
+class MemoryStore:
+    """Buckets, counters, tallies and records in dicts (see the module docstring)."""
+
+    url = "memory"
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float, float | None]] = {}  # key -> tokens, last, expires
+        self._counters: dict[tuple[str, str], tuple[int, float]] = {}  # (key, window) -> value, expires
+        self._tallies: dict[tuple[str, str], tuple[int, float]] = {}
+        self._records: dict[str, dict[str, str]] = {}  # kind -> id -> JSON
+        self._calls = 0
+
+    async def consume(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
+                      tallies: Sequence[Tally], now: float) -> Outcome:
+        self._calls += 1
+        if self._calls % PRUNE_EVERY == 0:
+            self._prune(now)
+        tokens = [self._tokens(b, now) for b in buckets]
+        counts = [self._counters.get((c.key, c.window), (0, 0.0))[0] for c in counters]
+        refused = first_refusal(tokens, counts, counters)
+        if refused is not None:
+            return Outcome(refused, tuple(tokens), tuple(counts))
+        for i, b in enumerate(buckets):
+            tokens[i] -= 1.0
+            last = max(now, self._buckets.get(b.key, (0.0, now, None))[1])
+            ttl = bucket_ttl(tokens[i], b.rate, b.burst)
+            self._buckets[b.key] = (tokens[i], last, None if ttl is None else now + ttl)
+        for i, c in enumerate(counters):
+            counts[i] += 1
+            self._counters[(c.key, c.window)] = (counts[i], c.expires_at)
+        for t in tallies:
+            value = self._tallies.get((t.key, t.window), (0, 0.0))[0]
+            self._tallies[(t.key, t.window)] = (value + 1, t.expires_at)
+        return Outcome(None, tuple(tokens), tuple(counts))
+
+    def _tokens(self, bucket: BucketSpec, now: float) -> float:
+        state = self._buckets.get(bucket.key)
+        if state is None:
+            return refill(None, None, bucket.rate, bucket.burst, now)
+        return refill(state[0], state[1], bucket.rate, bucket.burst, now)
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, v in self._buckets.items() if v[2] is not None and v[2] < now]:
+            del self._buckets[key]
+        for table in (self._counters, self._tallies):
+            for key in [k for k, v in table.items() if v[1] < now]:
+                del table[key]
+
+    async def read_tallies(self, key: str, windows: Sequence[str]) -> list[int]:
+        return [self._tallies.get((key, w), (0, 0.0))[0] for w in windows]
+
+    async def put_record(self, kind: str, id: str, value: dict[str, Any]) -> None:
+        self._records.setdefault(kind, {})[id] = encode_record(kind, id, value)
+
+    async def get_record(self, kind: str, id: str) -> dict[str, Any] | None:
+        raw = self._records.get(kind, {}).get(id)
+        return None if raw is None else json.loads(raw)
+
+    async def list_records(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {id: json.loads(raw) for id, raw in sorted(self._records.get(kind, {}).items())}
+
+    async def delete_record(self, kind: str, id: str) -> bool:
+        return self._records.get(kind, {}).pop(id, None) is not None
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
