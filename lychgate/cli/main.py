@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -80,3 +81,27 @@ def check(path: str) -> None:
     project = _load(path)
     apis = ", ".join(f"{api.id} ({api.protocol}, {len(api.methods)} routes)" for api in project.apis)
     click.echo(f"lychgate: {project.file}: OK: {apis}; {len(project.warnings)} warning(s)")
+
+
+@main.group()
+def iam() -> None:
+    """The AWS IAM policy simulator, offline (same arguments and output as the AWS CLI)."""
+
+
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@iam.command("simulate-custom-policy", context_settings=_PASS_THROUGH)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def simulate_custom_policy(argv: tuple[str, ...]) -> None:
+    """Like `aws iam simulate-custom-policy` (--policy-input-list, --action-names, --resource-arns, ...)."""
+    from lychgate.cli import iam as iam_cli
+    click.echo(json.dumps(iam_cli.simulate_custom_policy(list(argv)), indent=4, ensure_ascii=False))
+
+
+@iam.command("simulate-principal-policy", context_settings=_PASS_THROUGH)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def simulate_principal_policy(argv: tuple[str, ...]) -> None:
+    """Like `aws iam simulate-principal-policy`, for a user or role of a project (--project PATH)."""
+    from lychgate.cli import iam as iam_cli
+    click.echo(json.dumps(iam_cli.simulate_principal_policy(list(argv), _load), indent=4, ensure_ascii=False))

@@ -72,6 +72,8 @@ class IdentityStore:
     """Access key id -> its owner. Empty when the project declares no identities."""
 
     keys: dict[str, AccessKey] = field(default_factory=dict)
+    principals: dict[str, Identity] = field(default_factory=dict)
+    """Users and roles by ARN (what ``simulate-principal-policy --policy-source-arn`` names)."""
 
     def credentials(self, access_key_id: str) -> SigningCredentials | None:
         found = self.keys.get(access_key_id)
@@ -126,7 +128,15 @@ def load_identities(raw: Mapping | None, *, root: Path, file: Path, account_id: 
         for j, key in enumerate(user.get("access_keys") or []):
             _add_key(store, key, quick[user["name"]], pointer("identities", "users", i, "access_keys", j), problems)
     _access_keys(raw.get("access_keys") or [], principals, roles, store, problems)
+    store.principals.update({u.arn: u for u in principals.values()})
+    store.principals.update({r["arn"]: _role_identity(r) for r in roles.values()})
     return store, all_problems + problems.items
+
+
+def _role_identity(role: dict) -> Identity:
+    """A role as a policy source (not a session): its own ARN, its policies."""
+    return Identity(arn=role["arn"], principal_arn=role["arn"], account=role["account"], userid=role["id"],
+                    username=None, tags=role["tags"], policies=role["policies"], boundary=role["boundary"])
 
 
 def _quick_start_users(users: list, account_id: str, problems: Problems) -> dict[str, Identity]:
