@@ -197,6 +197,7 @@ def load_project(path: str | Path) -> Project:
                       warnings=tuple(p for p in all_problems if p.severity == "warning"),
                       identities=identities)
     all_problems += check_references(project)
+    all_problems += _iam_without_identities(project)
     errors = [p for p in all_problems if p.severity == "error"]
     if errors:
         raise ConfigError(errors + [p for p in all_problems if p.severity == "warning"])
@@ -301,3 +302,12 @@ def _limits(cfg: LimitsConfig) -> Limits:
     return Limits(max_body_bytes=cfg.max_body_bytes, max_header_bytes=cfg.max_header_bytes,
                   header_timeout_s=cfg.header_timeout, body_timeout_s=cfg.body_timeout,
                   keepalive_timeout_s=cfg.keepalive_timeout)
+
+
+def _iam_without_identities(project: Project) -> list[Problem]:
+    """AWS_IAM methods in a project with no access keys: every signed call would be refused."""
+    if project.identities is not None and project.identities.keys:
+        return []
+    return [Problem(m.source.file, m.source.pointer, "this method uses AWS_IAM but the project declares no "
+                    "identities with access keys: every signed request will be refused", "warning")
+            for api in project.apis for m in api.methods if m.authorization_type == "AWS_IAM"]
