@@ -191,17 +191,15 @@ def load_project(path: str | Path) -> Project:
     identities, identity_problems = load_identities(
         config.identities.model_dump(mode="python") if config.identities else None,
         root=root, file=file, account_id=config.account_id)
-    all_problems = problems.items + api_problems + identity_problems
     project = Project(root=root, file=file, region=config.region, account_id=config.account_id,
-                      apis=tuple(apis), functions=functions, limits=_limits(config.limits),
-                      warnings=tuple(p for p in all_problems if p.severity == "warning"),
-                      identities=identities)
-    all_problems += check_references(project)
-    all_problems += _iam_without_identities(project)
+                      apis=tuple(apis), functions=functions, limits=_limits(config.limits), identities=identities)
+    all_problems = (problems.items + api_problems + identity_problems + check_references(project)
+                    + _iam_without_identities(project))
     errors = [p for p in all_problems if p.severity == "error"]
+    warnings = [p for p in all_problems if p.severity == "warning"]
     if errors:
-        raise ConfigError(errors + [p for p in all_problems if p.severity == "warning"])
-    return project
+        raise ConfigError(errors + warnings)
+    return dataclasses.replace(project, warnings=tuple(warnings))
 
 
 def _validate(raw: Any, problems: Problems) -> ProjectConfig | None:

@@ -147,3 +147,19 @@ def test_check_ok_exits_0_and_prints_warnings(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lychgate", "check", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "openapi.yaml#/x-amazon-apigateway-strange: warning: unknown extension" in result.stderr
+
+
+def test_unenforced_authorization_is_reported(tmp_path):
+    doc = openapi({"/a": {"get": {**proxy_op("pets"), "security": [{"lambda": []}]}},
+                   "/b": {"get": {**proxy_op("pets"), "security": [{"sigv4": []}]}}},
+                  components={"securitySchemes": {
+                      "lambda": {"type": "apiKey", "name": "Authorization", "in": "header",
+                                 "x-amazon-apigateway-authorizer": {"type": "token", "authorizerUri": lambda_uri("pets")}},
+                      "sigv4": {"type": "apiKey", "name": "Authorization", "in": "header",
+                                "x-amazon-apigateway-authtype": "awsSigv4"}}})
+    project = load_project(write_project(tmp_path, doc, config={"apis": [{"id": "a", "openapi": "openapi.yaml"}],
+                                                                "functions": {"pets": "h.py:handler"}},
+                                         files={"h.py": HANDLER}))
+    messages = {w.pointer: w.message for w in project.warnings}
+    assert "not enforced yet" in messages["/paths/~1a/get/security"]
+    assert "declares no identities" in messages["/paths/~1b/get"]
