@@ -112,12 +112,21 @@ class CompiledCondition:
             return self.test(_null_state(values), request)
         if not values:
             return _missing_key_result(self)
-        test, negated = self.test, self.negated
-        if self.set_op is None:
-            return any(test(v, request) for v in values) != negated
-        if self.set_op == ANY_VALUE:
-            return any(test(v, request) != negated for v in values)
-        return all(test(v, request) != negated for v in values)
+        test, negated, set_op = self.test, self.negated, self.set_op
+        if set_op is None:  # OR over request values; negated = NOT(positive), i.e. NOR (rule 2, 5)
+            for value in values:
+                if test(value, request):
+                    return not negated
+            return negated
+        if set_op == ANY_VALUE:  # some request value satisfies the (possibly negated) operator
+            for value in values:
+                if test(value, request) != negated:
+                    return True
+            return False
+        for value in values:  # ForAllValues: every request value satisfies it
+            if test(value, request) == negated:
+                return False
+        return True
 
     def explain(self, request: "AuthzRequest") -> ConditionMiss:
         """Describe why this condition is false for ``request`` (slow path, explanations only)."""
@@ -411,7 +420,10 @@ def _ip_test(values: _Values, spec: OperatorSpec, substitute: bool) -> _Built:
         if address is None:
             return False
         version, number = address
-        return any(v == version and number & mask == net for v, net, mask in networks)
+        for net_version, net, mask in networks:
+            if net_version == version and number & mask == net:
+                return True
+        return False
     return test, ()
 
 

@@ -111,22 +111,24 @@ class AuthzRequest:
                              service_key=key.partition(":")[0])
 
     def _lowered(self) -> dict[str, Any]:
-        lowered = self.__dict__.get("_lowered_context")
-        if lowered is None:
-            try:
-                lowered = {str(k).lower(): v for k, v in self.context.items()}
-            except Exception:  # noqa: BLE001 - a broken mapping behaves like an empty one
-                lowered = {}
-            self.__dict__["_lowered_context"] = lowered
-            self.__dict__["_values_cache"] = {}
+        """The context with lower-cased key names, built on first use (spec A2)."""
+        try:
+            lowered = {str(k).lower(): v for k, v in self.context.items()}
+        except Exception:  # noqa: BLE001 - a broken mapping behaves like an empty one
+            lowered = {}
+        self.__dict__["_lowered_context"] = lowered
         return lowered
 
     def values(self, key_lower: str) -> Values | None:
         """Values of a context key (lower-cased name, spec A2); ``None`` when absent."""
-        lowered = self._lowered()
-        cache = self.__dict__["_values_cache"]
-        if key_lower in cache:
+        fields = self.__dict__
+        cache = fields.get("_values_cache")
+        if cache is None:
+            cache = fields["_values_cache"] = {}
+        elif key_lower in cache:
             return cache[key_lower]
-        found = normalize_values(lowered.get(key_lower))
-        cache[key_lower] = found
+        lowered = fields.get("_lowered_context")
+        if lowered is None:
+            lowered = self._lowered()
+        found = cache[key_lower] = normalize_values(lowered.get(key_lower))
         return found

@@ -127,3 +127,24 @@ def test_bad_resource_policy_is_a_config_error(tmp_path):
     problem = info.value.problems[0]
     assert problem.file.endswith("openapi.yaml")
     assert problem.pointer.startswith("/x-amazon-apigateway-policy/Statement/0/Condition/IpAddress")
+
+
+def test_http_api_iam_caller_in_v2_event(serve, tmp_path):
+    handler = "import json\ndef handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps(event['requestContext'])}\n"
+    doc = openapi({"/me": {"get": {**proxy_op("fn", payloadFormatVersion="2.0"), "security": [{"sigv4": []}]}}},
+                  components={"securitySchemes": {"sigv4": {"type": "apiKey", "name": "Authorization", "in": "header",
+                                                            "x-amazon-apigateway-authtype": "awsSigv4"}}},
+                  **{"x-amazon-apigateway-importexport-version": "1.0"})
+    config = {"apis": [{"id": "hapi", "openapi": "openapi.yaml"}], "functions": {"fn": "h.py:handler"},
+              "identities": {"users": [{"name": "alice", "access_keys": [{"id": ALICE.access_key, "secret": ALICE.secret_key}],
+                                        "policies": [{"Version": "2012-10-17", "Statement": [
+                                            {"Effect": "Allow", "Action": "execute-api:Invoke",
+                                             "Resource": "arn:aws:execute-api:us-east-1:123456789012:hapi/$default/GET/me"}]}]}]}}
+    server = serve(write_project(tmp_path, doc, config=config, files={"h.py": handler}))
+    context = signed("GET", f"{server.url}/me", ALICE).json()
+    assert context["authorizer"]["iam"]["userArn"] == "arn:aws:iam::123456789012:user/alice"
+    assert context["authorizer"]["iam"]["accessKey"] == ALICE.access_key
+    r = requests.get(f"{server.url}/me")
+    assert (r.status_code, r.content) == (403, b'{"message":"Forbidden"}')
+    r = signed("GET", f"{server.url}/me", Credentials(ALICE.access_key, "wrong"))
+    assert (r.status_code, r.content) == (403, b'{"message":"Forbidden"}')

@@ -9,7 +9,7 @@ API keys) fail closed with a 500 and are reported at start-up.
 from __future__ import annotations
 
 from lychgate.authorizers import iam
-from lychgate.errors import AuthorizerConfigurationError
+from lychgate.errors import AccessDenied, AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
 
 
@@ -28,7 +28,8 @@ def authenticate(ctx: RequestContext) -> None:
     result = iam.authenticate(ctx.request, project.identities, project.region)
     if not isinstance(result, iam.Caller):
         ctx.trace.add("authenticate", "rejected", result.detail)
-        raise result
+        # HTTP APIs answer every IAM authentication failure 403 Forbidden (docs/aws-behaviour.md).
+        raise result if ctx.api.rest else AccessDenied(detail=result.detail)
     ctx.caller = result
     ctx.trace.add("authenticate", "signed", f"SigV4 signature of {result.identity.arn} (key {result.access_key_id})")
 

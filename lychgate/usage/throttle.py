@@ -1,0 +1,176 @@
+"""Usage-plan throttling and quotas (spec gateway-behavior §7) on top of a ``CounterStore``.
+
+Throttles are token buckets: a bucket holds at most ``burst`` tokens (a new one is full), refills
+``rate`` tokens per second, and each request takes one. ``Limiter.check`` admits a request only if
+EVERY applicable bucket has a token and the quota has room, in one atomic store call; a refused
+request takes nothing from any bucket or quota. Our choices where AWS documents none: only
+admitted requests consume quota (a throttled request does not); when several limits refuse, the
+quota is reported first (it stays exhausted until the period resets), then the buckets in the
+order given. Quota periods are in UTC: DAY starts 00:00 UTC, WEEK starts Monday 00:00 UTC (ISO
+weeks), MONTH starts on the 1st 00:00 UTC. ``offset`` is subtracted from ``limit`` in the initial
+period only: the period containing ``QuotaSpec.start`` (when the key joined the plan). Every
+admitted request with a ``usage_key`` is also counted per UTC day, kept ``USAGE_RETENTION_DAYS``,
+for ``get-usage``-style reports. lychgate enforces limits exactly, where AWS calls its own
+best-effort targets (§7).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from enum import Enum
+from typing import Callable, Literal, Sequence
+
+from lychgate.store.base import BucketSpec, Counter, CounterStore, Outcome, Tally
+
+USAGE_RETENTION_DAYS = 400
+"""Per-day usage counts are kept this long after their day ends (our choice; a year and change)."""
+EXPIRY_GRACE = timedelta(days=1)
+"""Quota counters outlive their period by this much, so hosts with skewed clocks agree on them."""
+
+
+class Period(str, Enum):
+    """A usage-plan quota period (spec §7: ``quota.period``)."""
+
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSpec:
+    """A usage-plan quota (spec §7): ``limit`` requests per ``period``, less ``offset`` in the
+    period containing ``start`` (epoch seconds; required when ``offset`` is not 0)."""
+
+    key: str
+    limit: int
+    period: Period
+    offset: int = 0
+    start: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key:
+            raise ValueError(f"a quota key must be a non-empty string, got {self.key!r}")
+        try:
+            object.__setattr__(self, "period", Period(self.period))
+        except ValueError:
+            raise ValueError(f"quota {self.key!r}: period must be DAY, WEEK or MONTH, got {self.period!r}") from None
+        for name in ("limit", "offset"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"quota {self.key!r}: {name} must be an int >= 0, got {value!r}")
+        if self.offset and self.start is None:
+            raise ValueError(f"quota {self.key!r}: an offset needs start (when the quota began) to know its initial period")
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaState:
+    """Where a quota stands after a decision: ``used`` of ``limit`` (already less any offset)."""
+
+    key: str
+    period: Period
+    used: int
+    limit: int
+    resets_at: datetime  # UTC: the start of the next period
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of one ``check``: admitted, or which limit refused (``kind`` and ``key``)."""
+
+    admitted: bool
+    kind: Literal["throttle", "quota"] | None
+    key: str | None
+    tokens_left: dict[str, float]  # bucket key -> tokens after the decision
+    quota: QuotaState | None
+
+    def describe(self) -> str:
+        """One sentence for the decision trace."""
+        parts = [f"bucket {k}: {t:.3g} tokens left" for k, t in self.tokens_left.items()]
+        if self.quota is not None:
+            q = self.quota
+            parts.append(f"quota {q.key}: {q.used}/{q.limit} used this {q.period.value}, resets {q.resets_at.isoformat()}")
+        head = "admitted" if self.admitted else f"refused by {self.kind} {self.key}"
+        return head + ("; " + "; ".join(parts) if parts else "")
+
+
+def period_bounds(period: Period | str, now: float) -> tuple[datetime, datetime]:
+    """The UTC period ``[start, end)`` containing ``now`` (spec §7; WEEK starts Monday)."""
+    day = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    period = Period(period)
+    if period is Period.DAY:
+        return day, day + timedelta(days=1)
+    if period is Period.WEEK:
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7)
+    start = day.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def quota_counter(quota: QuotaSpec, now: float) -> tuple[Counter, datetime]:
+    """The store counter for ``quota``'s current period, and when that period ends."""
+    start, end = period_bounds(quota.period, now)
+    limit = quota.limit
+    if quota.start is not None and start <= period_bounds(quota.period, quota.start)[0]:
+        limit = max(0, quota.limit - quota.offset)  # spec §7: offset applies to the initial period
+    window = f"{quota.period.value[0]}{start.date().isoformat()}"
+    return Counter(quota.key, window, limit, (end + EXPIRY_GRACE).timestamp()), end
+
+
+def usage_tally(key: str, now: float) -> Tally:
+    """The per-UTC-day usage count that an admitted request with ``usage_key=key`` bumps."""
+    day = datetime.fromtimestamp(now, timezone.utc).date()
+    expires = datetime.combine(day, datetime.min.time(), timezone.utc) + timedelta(days=1 + USAGE_RETENTION_DAYS)
+    return Tally(key, day.isoformat(), expires.timestamp())
+
+
+class Limiter:
+    """Throttles, quotas and usage counts for the gateway, on one ``CounterStore``."""
+
+    def __init__(self, store: CounterStore, clock: Callable[[], float] = time.time) -> None:
+        self.store, self.clock = store, clock
+
+    async def check(self, buckets: Sequence[BucketSpec], quota: QuotaSpec | None = None,
+                    now: float | None = None, *, usage_key: str | None = None) -> Verdict:
+        """Admit one request iff every bucket has a token and the quota has room (spec §7),
+        consuming from all of them or from none; count it for ``usage_key`` if admitted."""
+        if len({b.key for b in buckets}) < len(buckets):
+            raise ValueError(f"a bucket key is listed twice: {[b.key for b in buckets]}")
+        now = self.clock() if now is None else now
+        counter, resets = quota_counter(quota, now) if quota is not None else (None, None)
+        tallies = [usage_tally(usage_key, now)] if usage_key else []
+        outcome = await self.store.consume(list(buckets), [counter] if counter else [], tallies, now)
+        return _verdict(outcome, buckets, quota, counter, resets)
+
+    async def take(self, key: str, rate: float, burst: int, now: float | None = None) -> Verdict:
+        """One token from the single bucket ``key`` (``rate`` per second, ``burst`` tokens)."""
+        return await self.check([BucketSpec(key, rate, burst)], None, now)
+
+    async def usage(self, key: str, day: date) -> int:
+        """Admitted requests counted for ``key`` on UTC ``day``."""
+        return (await self.store.read_tallies(key, [day.isoformat()]))[0]
+
+    async def usage_between(self, key: str, first: date, last: date) -> dict[date, int]:
+        """Per-day admitted requests for ``key`` from ``first`` to ``last`` inclusive."""
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        counts = await self.store.read_tallies(key, [d.isoformat() for d in days])
+        return dict(zip(days, counts))
+
+
+def _verdict(outcome: Outcome, buckets: Sequence[BucketSpec], quota: QuotaSpec | None,
+             counter: Counter | None, resets: datetime | None) -> Verdict:
+    tokens = {b.key: t for b, t in zip(buckets, outcome.tokens)}
+    state = None
+    if quota is not None and counter is not None and resets is not None:
+        state = QuotaState(quota.key, quota.period, outcome.counts[0], counter.limit, resets)
+    if outcome.refused is None:
+        return Verdict(True, None, None, tokens, state)
+    what, index = outcome.refused
+    if what == "counter":
+        return Verdict(False, "quota", quota.key if quota else None, tokens, state)
+    return Verdict(False, "throttle", buckets[index].key, tokens, state)
