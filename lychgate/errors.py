@@ -50,10 +50,11 @@ class GatewayError(Exception):
     message_key: ClassVar[str] = "message"
     http_api: ClassVar[tuple[int, str]] = (500, "Internal Server Error")
 
-    def __init__(self, message=_DEFAULT, *, detail: str = "", error_type: str | None = None,
+    def __init__(self, message=_DEFAULT, *, detail: str = "", cause: str = "", error_type: str | None = None,
                  message_key: str | None = None, headers: tuple[tuple[str, str], ...] = ()):
         self.message = self.default_message if message is _DEFAULT else message
         self.detail = detail
+        self.cause = cause or self.response_type.lower()
         self.headers = headers
         if error_type is not None:
             self.error_type = error_type

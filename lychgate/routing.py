@@ -71,6 +71,13 @@ class Router:
             return RouteMatch(self._default_route, {})
         return None
 
+    def near_misses(self, raw_path: str) -> list[str]:
+        """Route keys whose resource matches the path, for a method that did not match."""
+        keys = []
+        for node, _ in self._candidates(self._root, split_path(raw_path), 0, {}):
+            keys += [m.route_key for m in node.methods.values()]
+        return keys
+
     def _candidates(self, node: _Node, segs: list[str], i: int, params: dict) -> Iterator[tuple[_Node, dict]]:
         """Resources matching the path, most specific first (depth-first: literal, param, greedy)."""
         if i == len(segs):

@@ -36,14 +36,18 @@ def sigv4_error(error: SigV4Error) -> GatewayError:
     """The gateway error for a SigV4 failure: AWS's status, x-amzn-ErrorType and text (spec B6)."""
     kind = error.kind
     if kind is SigV4ErrorKind.MISSING_AUTHENTICATION_TOKEN:
-        return MissingAuthenticationToken(detail=error.detail)
+        return MissingAuthenticationToken(detail=f"AWS_IAM method called without a signature: {error.detail}",
+                                          cause="missing_signature")
     if kind is SigV4ErrorKind.INCOMPLETE_SIGNATURE:
         # The response type of this case is unconfirmed; AWS customisation reports point at MAT.
-        return MissingAuthenticationToken(error.message, error_type=error.error_type, detail=error.detail)
+        return MissingAuthenticationToken(error.message, error_type=error.error_type, detail=error.detail,
+                                          cause="not_sigv4")
     if kind is SigV4ErrorKind.EXPIRED_TOKEN:
-        return ExpiredToken(error.message, detail=error.detail)
-    # INVALID_SIGNATURE and UNRECOGNIZED_CLIENT (unknown key, bad session token): both 403.
-    return InvalidSignature(error.message, error_type=error.error_type, detail=error.detail)
+        return ExpiredToken(error.message, detail=error.detail, cause="expired_token")
+    if kind is SigV4ErrorKind.UNRECOGNIZED_CLIENT:
+        return InvalidSignature(error.message, error_type=error.error_type, detail=error.detail, cause="unknown_access_key")
+    cause = "signature_expired" if error.message.startswith("Signature ") else "signature_mismatch"
+    return InvalidSignature(error.message, error_type=error.error_type, detail=error.detail, cause=cause)
 
 
 def authenticate(request: Request, identities: IdentityStore | None, region: str,
@@ -57,14 +61,14 @@ def authenticate(request: Request, identities: IdentityStore | None, region: str
     return Caller(store.owner(result.access_key_id), result.access_key_id)
 
 
-def unmatched_route_error(request: Request) -> GatewayError:
+def unmatched_route_error(request: Request, detail: str) -> GatewayError:
     """An unmatched REST route: MAT, unless an Authorization header fails to parse as SigV4 (spec §1.1)."""
     header = request.header("authorization")
     if header is not None:
         parsed = parse_authorization_header(header)
         if isinstance(parsed, SigV4Error):
             return sigv4_error(parsed)
-    return MissingAuthenticationToken(detail=f"no route matches {request.method} {request.path}")
+    return MissingAuthenticationToken(detail=detail, cause="no_route")
 
 
 def context_keys(request: Request, region: str, caller: Caller | None) -> dict[str, Any]:
@@ -103,7 +107,39 @@ def authorize(*, method_arn: str, request: Request, region: str, account_id: str
 
 def denial(evaluation: Evaluation) -> AccessDenied:
     """AWS's ACCESS_DENIED for an IAM/resource-policy denial, capital ``Message`` (spec §2.3, §2.4)."""
-    return AccessDenied(denial_message(evaluation), detail=evaluation.rule)
+    cause, sentence = denial_reason(evaluation)
+    return AccessDenied(denial_message(evaluation), detail=sentence, cause=cause)
+
+
+def denial_reason(evaluation: Evaluation) -> tuple[str, str]:
+    """A cause code and a sentence naming the deciding (or the closest) statement."""
+    request = evaluation.request
+    caller = request.principal.arn if request.principal else "anonymous"
+    if evaluation.decision is Decision.EXPLICIT_DENY:
+        match = evaluation.matched[0]
+        where = _where(match.source, match.pointer)
+        kind = "resource_policy" if match.source.kind == "resource" else "identity_policy"
+        return (f"explicit_deny_{kind}", f"Denied by an explicit Deny: statement {match.sid or match.index} of "
+                f"{match.source.name} ({where}) applies to {caller} on {request.resource}")
+    if request.principal is None:
+        head = (f"the caller is anonymous (the method's authorization type is NONE) and no statement of the "
+                f"resource policy allows anonymous callers {INVOKE} on {request.resource}")
+        return "resource_policy_denies_anonymous", head + _closest(evaluation)
+    head = f"no policy of {caller} allows {INVOKE} on {request.resource}"
+    return "identity_policy_denies", head + _closest(evaluation)
+
+
+def _where(source, pointer: str) -> str:
+    return f"{source.file}#{pointer}" if source.file else (pointer or "/")
+
+
+def _closest(evaluation: Evaluation) -> str:
+    """The Allow statement that came nearest: its action matched, its resource or condition did not."""
+    for miss in evaluation.misses:
+        if miss.effect == "Allow" and miss.element in ("Resource", "NotResource", "Condition", "Principal"):
+            name = f"`{miss.sid}`" if miss.sid else f"statement {miss.index}"
+            return f"; the closest statement {name} in {_where(miss.source, miss.pointer)}: {miss.reason}"
+    return "; no statement allows this action at all"
 
 
 def method_arn(region: str, account_id: str, api_id: str, stage: str, verb: str, path: str) -> str:

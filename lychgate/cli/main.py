@@ -56,9 +56,12 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on (0: any free port).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--no-access-log", is_flag=True, help="Do not write access-log lines.")
-def serve(path: str, host: str, port: int, workers: int, no_access_log: bool) -> None:
+@click.option("--explain", "explain_header", is_flag=True,
+              help="Dev switch: add an x-lychgate-explain header with the cause to every refused request.")
+def serve(path: str, host: str, port: int, workers: int, no_access_log: bool, explain_header: bool) -> None:
     """Serve the project at PATH (a folder with lychgate.yaml, or the file)."""
-    from lychgate.server.run import bind, flush_ready, serve as run_server, urls
+    from lychgate.server.admin import new_token
+    from lychgate.server.run import ServeOptions, bind, flush_ready, serve as run_server, urls
 
     project = _load(path)
     try:
@@ -69,7 +72,10 @@ def serve(path: str, host: str, port: int, workers: int, no_access_log: bool) ->
     port = sock.getsockname()[1]
     for line in urls(project, host, port):
         click.echo(line)
-    status = run_server(project, sock, workers=workers, access_log=not no_access_log,
+    options = ServeOptions(workers=workers, access_log=not no_access_log, explain_header=explain_header,
+                           admin_token=new_token())
+    click.echo("lychgate: why was a request refused? `lychgate explain REQUEST_ID` (x-amzn-RequestId / apigw-requestid)")
+    status = run_server(project, sock, options,
                         on_ready=lambda: flush_ready(f"lychgate: serving on http://{host}:{port}"))
     sys.exit(status)
 
@@ -105,3 +111,19 @@ def simulate_principal_policy(argv: tuple[str, ...]) -> None:
     """Like `aws iam simulate-principal-policy`, for a user or role of a project (--project PATH)."""
     from lychgate.cli import iam as iam_cli
     click.echo(json.dumps(iam_cli.simulate_principal_policy(list(argv), _load), indent=4, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("request_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def explain(request_id: str, as_json: bool) -> None:
+    """Explain a recent request of a running gateway on this machine: the cause first, then every step."""
+    from lychgate.cli.explain import fetch
+    from lychgate.pipeline.explain import render_text
+
+    found = fetch(request_id)
+    if found is None:
+        error(f"no running gateway on this machine remembers request {request_id}",
+              "the gateway keeps its last 1000 requests; is it still running?")
+        sys.exit(ExitStatus.ERROR)
+    click.echo(json.dumps(found, indent=2, ensure_ascii=False) if as_json else render_text(found))

@@ -44,9 +44,10 @@ def backend_errors(what: str) -> Iterator[None]:
     try:
         yield
     except asyncio.TimeoutError:
-        raise IntegrationTimeout(detail=f"{what} did not answer within the integration timeout") from None
+        raise IntegrationTimeout(detail=f"{what} did not answer within the integration timeout",
+                                 cause="integration_timeout") from None
     except UpstreamError as exc:
-        raise IntegrationFailure(detail=f"{what} failed: {exc}") from exc
+        raise IntegrationFailure(detail=f"{what} failed: {exc}", cause="backend_failed") from exc
 
 
 def select_response(responses: tuple[IntegrationResponse, ...], selector: str) -> IntegrationResponse:
@@ -54,7 +55,8 @@ def select_response(responses: tuple[IntegrationResponse, ...], selector: str) -
     for candidate in responses:
         if candidate.pattern == "default" or re.fullmatch(candidate.pattern, selector, re.DOTALL):
             return candidate
-    raise ApiConfigurationError(detail=f"no integration response matches {selector!r} and none is the default")
+    raise ApiConfigurationError(detail=f"no integration response matches {selector!r} and none is the default",
+                                cause="no_integration_response")
 
 
 def mapped_response_headers(parameters: Mapping[str, str], lookup: Lookup) -> list[tuple[str, str]]:

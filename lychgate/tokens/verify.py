@@ -75,6 +75,9 @@ class CognitoConfig:
     ``issuer_overrides`` maps a provider ARN to another issuer URL (a local identity provider);
     ``client_ids``, when given, are the accepted app clients (``aud`` of ID tokens, ``client_id``
     of access tokens); ``identity_validation_expression`` must fully match an ID token's ``aud``.
+    ``allow_bearer``: AWS's handling of ``Bearer <token>`` here is unconfirmed (§6.1: the raw token
+    was historically required); we strip the prefix by default, as 2023 AWS workshops show it
+    working; set False to insist on the raw token.
     """
 
     provider_arns: tuple[str, ...]
@@ -340,21 +343,25 @@ def _check_signature(parsed: ParsedToken, keys: KeySet, allowed: Sequence[str]) 
     """alg allowed for this authorizer type, kid known, key fits alg, signature valid (§6)."""
     alg, kid = parsed.header.get("alg"), parsed.kid
     if alg not in allowed:
-        raise TokenRejected("algorithm", f"alg {alg!r} is not accepted here (accepted: {', '.join(allowed)})")
+        raise TokenRejected("algorithm",
+                            f"alg {alg!r} is not accepted here (accepted: {', '.join(allowed)})")
     if "crit" in parsed.header:
-        raise TokenRejected("malformed", f"token header has crit {parsed.header['crit']!r}; we implement no extensions")
+        raise TokenRejected("malformed",
+                            f"token header has crit {parsed.header['crit']!r}; we implement no extensions")
     if not isinstance(kid, str):
         raise TokenRejected("kid", "token header has no kid")
     key = keys.get(kid)
     if key is None:
         known = ", ".join(repr(k) for k in keys.kids) or "none"
-        raise TokenRejected("kid", f"kid {kid!r} not in the JWKS of {keys.source or 'the issuer'} (known: {known})")
+        raise TokenRejected("kid",
+                            f"kid {kid!r} not in the JWKS of {keys.source or 'the issuer'} (known: {known})")
     model = _REGISTRY.get_alg(alg)
     try:
         model.check_key(key)
         valid = model.verify(parsed.signing_input, parsed.signature, key)
     except (JoseError, ValueError, TypeError) as error:
-        raise TokenRejected("algorithm", f"kid {kid!r} ({key.key_type} key) cannot verify {alg}: {error}") from None
+        raise TokenRejected("algorithm",
+                            f"kid {kid!r} ({key.key_type} key) cannot verify {alg}: {error}") from None
     if not valid:
         raise TokenRejected("signature", f"signature does not verify with kid {kid!r} ({alg})")
     return kid
@@ -385,10 +392,12 @@ def _check_times(claims: Mapping[str, Any], now: float, skew: float) -> float:
         raise TokenRejected("expired", f"token expired {now - exp:.0f} s ago (exp {iso_time(exp)})")
     nbf = _number(claims, "nbf")
     if nbf is not None and nbf > now + skew:
-        raise TokenRejected("not_yet_valid", f"token not valid for another {nbf - now:.0f} s (nbf {iso_time(nbf)})")
+        raise TokenRejected("not_yet_valid",
+                            f"token not valid for another {nbf - now:.0f} s (nbf {iso_time(nbf)})")
     iat = _number(claims, "iat")
     if iat is not None and iat > now + skew:
-        raise TokenRejected("issued_in_future", f"token issued {iat - now:.0f} s in the future (iat {iso_time(iat)})")
+        raise TokenRejected("issued_in_future",
+                            f"token issued {iat - now:.0f} s in the future (iat {iso_time(iat)})")
     return exp
 
 
@@ -398,7 +407,8 @@ def _check_token_use(claims: Mapping[str, Any], scopes: Sequence[str] | None) ->
     use = claims.get("token_use")
     if use != expected:
         having = "with" if scopes else "without"
-        raise TokenRejected("token_use", f"token_use {use!r}: a method {having} authorizationScopes needs token_use '{expected}'")
+        raise TokenRejected("token_use", f"token_use {use!r}: a method {having} authorizationScopes "
+                                         f"needs token_use '{expected}'")
     return use
 
 
@@ -408,12 +418,14 @@ def _check_cognito_client(claims: Mapping[str, Any], config: CognitoConfig, use:
         name = "aud" if use == "id" else "client_id"
         value = claims.get(name)
         if not _values(value) & set(config.client_ids):
-            raise TokenRejected("audience", f"{name} {value!r} not in configured app client ids {list(config.client_ids)}")
+            raise TokenRejected("audience",
+                                f"{name} {value!r} not in configured app client ids {list(config.client_ids)}")
     pattern = config.identity_validation_expression
     if pattern is not None:
         aud = claims.get("aud")
         if not any(re.fullmatch(pattern, v) for v in _values(aud)):
-            raise TokenRejected("audience", f"aud {aud!r} does not match identityValidationExpression {pattern!r}")
+            raise TokenRejected("audience",
+                                f"aud {aud!r} does not match identityValidationExpression {pattern!r}")
 
 
 def _check_jwt_audience(claims: Mapping[str, Any], audience: Sequence[str]) -> None:
@@ -421,7 +433,8 @@ def _check_jwt_audience(claims: Mapping[str, Any], audience: Sequence[str]) -> N
     found = _values(claims.get("aud")) | _values(claims.get("client_id"))
     if not found & set(audience):
         shown = claims.get("aud", claims.get("client_id"))
-        raise TokenRejected("audience", f"aud/client_id {shown!r} not in configured audiences {list(audience)}")
+        raise TokenRejected("audience",
+                            f"aud/client_id {shown!r} not in configured audiences {list(audience)}")
 
 
 def token_scopes(claims: Mapping[str, Any], names: Iterable[str] = ("scope",)) -> tuple[str, ...]:
@@ -470,9 +483,11 @@ def rest_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     Java dates (``Tue Apr 04 18:39:39 UTC 2023``, captured on re:Post); nulls dropped (§6.1)."""
     out = {}
     for name, value in claims.items():
-        if value is None:
+        if type(value) is str:  # the common case, first
+            out[name] = value
+        elif value is None:
             continue
-        if name in ("exp", "iat", "nbf") and _is_number(value):
+        elif name in ("exp", "iat", "nbf") and _is_number(value):
             out[name] = java_date(value)
         elif isinstance(value, list):
             out[name] = ",".join(_scalar(v) for v in value)
@@ -485,9 +500,11 @@ def http_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     """HTTP API ``jwt.claims``: strings; arrays as ``[a b]``; nulls dropped (§6.2, captures)."""
     out = {}
     for name, value in claims.items():
-        if value is None:
+        if type(value) is str:  # the common case, first
+            out[name] = value
+        elif value is None:
             continue
-        if isinstance(value, list):
+        elif isinstance(value, list):
             out[name] = "[" + " ".join(_scalar(v) for v in value) + "]"
         else:
             out[name] = _scalar(value)
@@ -523,7 +540,8 @@ def java_date(timestamp: float) -> str:
 # --------------------------------------------------------------------------- verification
 
 
-def decode_unverified(identity: str | None, config: CognitoConfig | JwtConfig) -> ParsedToken | TokenResult:
+def decode_unverified(identity: str | None,
+                      config: CognitoConfig | JwtConfig) -> ParsedToken | TokenResult:
     """Strip the scheme and decode without verifying: a ParsedToken, or the deny answer."""
     try:
         return parse_token(extract_token(identity, config.allow_bearer))
@@ -536,7 +554,7 @@ def verify_cognito(token: str | ParsedToken | None, keys: KeySet, config: Cognit
     """REST ``COGNITO_USER_POOLS`` (§6.1): issuer, signature, times, token_use, client, scopes."""
     now = time.time() if now is None else now
     try:
-        parsed = token if isinstance(token, ParsedToken) else parse_token(extract_token(token, config.allow_bearer))
+        parsed = _parsed(token, config)
         claims = parsed.claims
         issuer = _check_issuer(claims, config.issuers)
         kid = _check_signature(parsed, keys, config.algorithms)
@@ -556,7 +574,7 @@ def verify_jwt(token: str | ParsedToken | None, keys: KeySet, config: JwtConfig,
     """HTTP API ``JWT`` (§6.2): signature, issuer, audience, times, then route scopes."""
     now = time.time() if now is None else now
     try:
-        parsed = token if isinstance(token, ParsedToken) else parse_token(extract_token(token, config.allow_bearer))
+        parsed = _parsed(token, config)
         claims = parsed.claims
         kid = _check_signature(parsed, keys, config.algorithms)
         issuer = _check_issuer(claims, config.issuers)
@@ -579,6 +597,12 @@ def verify_token(token: str | ParsedToken | None, keys: KeySet, config: CognitoC
     return verify_cognito(token, keys, config, scopes, now)  # type: ignore[arg-type]
 
 
+def _parsed(token: str | ParsedToken | None, config: CognitoConfig | JwtConfig) -> ParsedToken:
+    if isinstance(token, ParsedToken):
+        return token
+    return parse_token(extract_token(token, config.allow_bearer))
+
+
 def _sub(claims: Mapping[str, Any]) -> str | None:
     sub = claims.get("sub")
     return None if sub is None else _scalar(sub)
@@ -586,7 +610,8 @@ def _sub(claims: Mapping[str, Any]) -> str | None:
 
 def _allow_reason(claims: Mapping[str, Any], kid: str, use: str | None) -> str:
     what = f"{use} token" if use else "token"
-    return f"{what} for sub {claims.get('sub')!r} verified with kid {kid!r}, valid until {iso_time(claims['exp'])}"
+    return (f"{what} for sub {claims.get('sub')!r} verified with kid {kid!r}, "
+            f"valid until {iso_time(claims['exp'])}")
 
 
 # --------------------------------------------------------------------------- cache

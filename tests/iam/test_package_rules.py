@@ -9,6 +9,12 @@ from pathlib import Path
 import lychgate.iam
 
 PACKAGE = Path(lychgate.iam.__file__).parent
+ENGINE = ("__init__", "arn", "conditions", "errors", "evaluate", "messages", "policy", "request", "results",
+          "variables")
+
+
+def _modules() -> list[Path]:
+    return [PACKAGE / f"{name}.py" for name in ENGINE]
 FORBIDDEN = {"asyncio", "socket", "ssl", "http", "urllib.request", "selectors", "threading", "subprocess"}
 
 
@@ -24,7 +30,7 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def test_only_standard_library_and_relative_imports() -> None:
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in _modules():
         for level, module in _imports(path):
             if level:
                 continue  # relative import inside lychgate.iam
@@ -34,12 +40,12 @@ def test_only_standard_library_and_relative_imports() -> None:
 
 
 def test_every_module_has_a_docstring() -> None:
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in _modules():
         assert ast.get_docstring(ast.parse(path.read_text())), path.name
 
 
 def test_no_function_over_fifty_lines() -> None:
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in _modules():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert node.end_lineno - node.lineno < 50, f"{path.name}:{node.name}"

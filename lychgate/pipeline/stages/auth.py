@@ -17,19 +17,21 @@ def authenticate(ctx: RequestContext) -> None:
     method = ctx.route.method
     kind = method.authorization_type
     if method.api_key_required:
-        raise AuthorizerConfigurationError(detail="API keys are not supported by this version of lychgate: failing closed")
+        raise AuthorizerConfigurationError(detail="API keys are not supported by this version of lychgate: failing closed",
+                                           cause="unsupported_authorization")
     if kind == "NONE":
         ctx.trace.add("authenticate", "anonymous", "the method's authorization type is NONE")
         return
     if kind != "AWS_IAM":
         raise AuthorizerConfigurationError(
-            detail=f"authorization type {kind} is not supported by this version of lychgate: failing closed")
+            detail=f"authorization type {kind} is not supported by this version of lychgate: failing closed",
+            cause="unsupported_authorization")
     project = ctx.gateway.project
     result = iam.authenticate(ctx.request, project.identities, project.region)
     if not isinstance(result, iam.Caller):
         ctx.trace.add("authenticate", "rejected", result.detail)
         # HTTP APIs answer every IAM authentication failure 403 Forbidden (docs/aws-behaviour.md).
-        raise result if ctx.api.rest else AccessDenied(detail=result.detail)
+        raise result if ctx.api.rest else AccessDenied(detail=result.detail, cause=result.cause)
     ctx.caller = result
     ctx.trace.add("authenticate", "signed", f"SigV4 signature of {result.identity.arn} (key {result.access_key_id})")
 

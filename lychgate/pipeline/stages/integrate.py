@@ -18,7 +18,7 @@ async def integrate(ctx: RequestContext) -> None:
     method = ctx.route.method
     handler = ctx.api.handler_for(method)
     if handler is None:
-        raise ApiConfigurationError(detail=f"{method.route_key} has no integration")
+        raise ApiConfigurationError(detail=f"{method.route_key} has no integration", cause="no_integration")
     req = IntegrationRequest(facts=invocation_facts(ctx), lookup=lookup_for(ctx),
                              timeout_s=method.integration.timeout_ms / 1000, rest=ctx.api.rest)
     started = time.perf_counter()

@@ -13,3 +13,8 @@ def write_access_log(ctx: RequestContext) -> None:
     writer = ctx.api.access_logs.get(ctx.stage.name)
     if writer is not None:
         writer.write(lookup_for(ctx))
+
+
+def remember_trace(ctx: RequestContext) -> None:
+    """Keep the request's trace for ``lychgate explain``."""
+    ctx.gateway.traces.add(ctx)

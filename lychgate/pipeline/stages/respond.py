@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from lychgate.pipeline.context import RequestContext
+from lychgate.pipeline.explain import one_line
+
+LOG = logging.getLogger("lychgate.explain")
 
 
 def add_standard_headers(ctx: RequestContext) -> None:
@@ -13,3 +18,12 @@ def add_standard_headers(ctx: RequestContext) -> None:
         return
     response.headers.append(("x-amzn-RequestId", ctx.request_id))
     response.headers.append(("x-amz-apigw-id", ctx.extended_request_id))
+
+
+def add_explain_header(ctx: RequestContext) -> None:
+    """``serve --explain``: the cause of a refusal in ``x-lychgate-explain`` and on the console."""
+    if ctx.error is None or not ctx.gateway.explain_header:
+        return
+    line = one_line(ctx)
+    ctx.response.headers.append(("x-lychgate-explain", line))
+    LOG.warning("%s %s %s refused: %s", ctx.request_id, ctx.request.method, ctx.request.raw_path, line)

@@ -15,7 +15,7 @@ def resolve_api(ctx: RequestContext) -> None:
     if resolved is None:
         # No API or stage answers here; AWS's answer for an unknown stage is not confirmed:
         # docs/aws-behaviour.md "Unknown stage".
-        raise MissingAuthenticationToken(detail=f"no API stage serves {ctx.request.raw_path!r} on host {host!r}")
+        raise MissingAuthenticationToken(detail=no_stage_detail(ctx.gateway, ctx.request.raw_path, host), cause="no_stage")
     ctx.api, ctx.stage, ctx.path, ctx.stage_prefixed = resolved.api, resolved.stage, resolved.path, resolved.prefixed
     ctx.trace.add("resolve_api", "resolved", f"API {resolved.api.api.id}, stage {resolved.stage.name}")
 
@@ -26,9 +26,10 @@ def match_route(ctx: RequestContext) -> None:
     if match is None:
         # REST answers 403 Missing Authentication Token (or a SigV4 parse error when an
         # Authorization header is present, spec §1.1 step 2); HTTP APIs 404.
+        detail = no_route_detail(ctx)
         if ctx.api.rest:
-            raise iam.unmatched_route_error(ctx.request)
-        raise MissingAuthenticationToken(detail=f"no route matches {ctx.request.method} {ctx.path}")
+            raise iam.unmatched_route_error(ctx.request, detail)
+        raise MissingAuthenticationToken(detail=detail, cause="no_route")
     ctx.route = match
     ctx.trace.add("match_route", "matched", f"{match.method.route_key} {match.path_parameters or ''}".strip())
 
@@ -37,3 +38,17 @@ def host_without_port(host: str) -> str:
     if host.startswith("["):  # [::1]:8080
         return host[:host.find("]") + 1]
     return host.rsplit(":", 1)[0].lower()
+
+
+def no_stage_detail(gateway, raw_path: str, host: str) -> str:
+    """Why no API stage answers, naming the stages that exist."""
+    stages = [f"/{s}" if s != "$default" else "/ ($default)" for api in gateway.apis.values() for s in api.api.stages]
+    first = raw_path.lstrip("/").split("/", 1)[0]
+    return (f"no API stage serves {raw_path!r} on host {host!r}: the first path segment {first!r} is not a stage; "
+            f"stages: {', '.join(stages)}")
+
+
+def no_route_detail(ctx: RequestContext) -> str:
+    near = ctx.api.router.near_misses(ctx.path)
+    text = f"no route of stage {ctx.stage.name} matches {ctx.request.method} {ctx.path}"
+    return f"{text}; this path has only: {', '.join(near)}" if near else text

@@ -1,0 +1,64 @@
+"""Explanations: a request's decision trace told with the cause first, for people and machines.
+
+Built on demand from what the pipeline recorded (the error's cause code and sentence, the trace
+steps), never on the request path. ``TraceRing`` keeps the last requests of a running gateway so
+``lychgate explain REQUEST_ID`` can ask for them afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from lychgate.pipeline.context import RequestContext
+
+
+def explanation(ctx: RequestContext) -> dict:
+    """The JSON form: outcome, cause code, cause sentence, then every step."""
+    error = ctx.error
+    status = ctx.response.status if ctx.response is not None else None
+    if error is None:
+        outcome, cause, sentence = "allowed", None, "the request passed every check and reached its integration"
+    else:
+        outcome = "failed" if error.status >= 500 else "refused"
+        cause, sentence = error.cause, error.detail or error.message or error.response_type
+    return {
+        "requestId": ctx.request_id, "method": ctx.request.method, "path": ctx.request.raw_path,
+        "status": status, "outcome": outcome, "cause": cause, "because": sentence,
+        "responseType": error.response_type if error else None,
+        "steps": [{"stage": s.stage, "outcome": s.outcome, "detail": s.detail} for s in ctx.trace.steps],
+    }
+
+
+def render_text(expl: dict) -> str:
+    """A readable story, the cause first."""
+    head = {"allowed": "Allowed", "refused": "Refused", "failed": "Failed"}[expl["outcome"]]
+    lines = [f"{head} ({expl['status']}): {expl['method']} {expl['path']}  [request {expl['requestId']}]"]
+    if expl["cause"]:
+        lines.append(f"because: {expl['because']}  [cause: {expl['cause']}]")
+    lines.append("steps:")
+    lines += [f"  {s['stage']}: {s['outcome']}" + (f" — {s['detail']}" if s["detail"] else "") for s in expl["steps"]]
+    return "\n".join(lines)
+
+
+def one_line(ctx: RequestContext) -> str:
+    """The cause in one line, for the ``x-lychgate-explain`` header and the console."""
+    error = ctx.error
+    text = f"{error.cause}: {error.detail or error.message}" if error else "allowed"
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+class TraceRing:
+    """The last ``size`` requests' contexts by request id (their bodies are dropped)."""
+
+    def __init__(self, size: int = 1000):
+        self.size = size
+        self.items: OrderedDict[str, RequestContext] = OrderedDict()
+
+    def add(self, ctx: RequestContext) -> None:
+        ctx.request.body = b""  # keep the ring small: explanations never need the body
+        self.items[ctx.request_id] = ctx
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+    def get(self, request_id: str) -> RequestContext | None:
+        return self.items.get(request_id)
