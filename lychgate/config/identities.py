@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote
 
-from lychgate.config.source import Problems, describe, load_document, pointer
-from lychgate.errors import ConfigError
+from lychgate.config.source import Problems, load_document, pointer
 from lychgate.iam import Policy, PolicyError, PolicySource, Principal, compile_policy
 from lychgate.sigv4 import SigningCredentials
 

@@ -34,6 +34,7 @@ from .verify import (
     parse_authorization_header,
     verify,
 )
+from .sign import sign_headers
 
 __all__ = [
     "ALGORITHM",
@@ -56,6 +57,7 @@ __all__ = [
     "parse_amz_date",
     "parse_authorization_header",
     "query_pairs",
+    "sign_headers",
     "string_to_sign",
     "verify",
 ]

@@ -9,7 +9,6 @@ that are not HTTP; /reset closes the connection mid-response; anything else echo
 
 import json
 import socket
-import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

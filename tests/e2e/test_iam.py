@@ -1,6 +1,5 @@
 """End to end: AWS_IAM methods and resource policies, with requests signed by botocore's SigV4 signer."""
 
-import json
 from pathlib import Path
 
 import pytest
