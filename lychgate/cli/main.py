@@ -127,3 +127,37 @@ def explain(request_id: str, as_json: bool) -> None:
               "the gateway keeps its last 1000 requests; is it still running?")
         sys.exit(ExitStatus.ERROR)
     click.echo(json.dumps(found, indent=2, ensure_ascii=False) if as_json else render_text(found))
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.argument("method")
+@click.argument("target", metavar="PATH")
+@click.option("--as", "as_name", help="Sign the request (SigV4) as this user or role, with its first access key.")
+@click.option("--access-key", help="Sign the request with this declared access key.")
+@click.option("--anonymous", is_flag=True, help="Send the request unsigned (the default).")
+@click.option("--header", "-H", "headers", multiple=True, help="A request header, NAME:VALUE (repeatable).")
+@click.option("--data", default="", help="The request body.")
+@click.option("--source-ip", default="127.0.0.1", show_default=True, help="The caller's IP address (aws:SourceIp).")
+@click.option("--host", default="127.0.0.1:8080", show_default=True,
+              help="The Host header (e.g. API.execute-api.localhost for host-style URLs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def simulate(path, method, target, as_name, access_key, anonymous, headers, data, source_ip, host, as_json) -> None:
+    """Run a request through the gateway's pipeline offline, up to the integration.
+
+    PATH is the project; then the METHOD and the request PATH exactly as a client sends it (with
+    the stage, e.g. /prod/pets/1). Exit status 0 when the request would be allowed, 1 when refused.
+    """
+    from lychgate.cli import simulate as sim
+    from lychgate.pipeline.explain import render_text
+
+    project = _load(path)
+    try:
+        key = None if anonymous else sim.key_for(project, as_name, access_key)
+        request = sim.build_request(method, target, list(headers), data.encode(), source_ip, host)
+    except sim.SimulateError as exc:
+        error(str(exc))
+        sys.exit(ExitStatus.CONFIG)
+    result = sim.simulate(project, request, key)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_text(result))
+    sys.exit(ExitStatus.OK if result["outcome"] == "allowed" else ExitStatus.ERROR)

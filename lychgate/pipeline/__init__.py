@@ -14,5 +14,9 @@ RESPONSE_STAGES = (add_standard_headers, add_explain_header)
 FINALIZERS = (write_access_log, remember_trace)
 
 
-def build_pipeline() -> Pipeline:
-    return Pipeline(REQUEST_STAGES, RESPONSE_STAGES, FINALIZERS)
+def build_pipeline(until: str | None = None) -> Pipeline:
+    """The server's pipeline; ``until="authorize"`` stops after that stage (``simulate``, ``explain``)."""
+    if until is None:
+        return Pipeline(REQUEST_STAGES, RESPONSE_STAGES, FINALIZERS)
+    names = [stage.__name__ for stage in REQUEST_STAGES]
+    return Pipeline(REQUEST_STAGES[:names.index(until) + 1], RESPONSE_STAGES, (), dry_run=True)

@@ -27,11 +27,12 @@ Stage = Callable[[RequestContext], object]
 
 class Pipeline:
     def __init__(self, request_stages: Sequence[Stage], response_stages: Sequence[Stage],
-                 finalizers: Sequence[Stage]):
+                 finalizers: Sequence[Stage], dry_run: bool = False):
         # Decided once here, not per request: which stages must be awaited.
         self.request_stages = [(s, inspect.iscoroutinefunction(s)) for s in request_stages]
         self.response_stages = list(response_stages)
         self.finalizers = list(finalizers)
+        self.dry_run = dry_run  # stops before the integration: no response is not an error
 
     async def run(self, ctx: RequestContext) -> None:
         """Run the request and response phases; ``ctx.response`` is set afterwards."""
@@ -48,7 +49,9 @@ class Pipeline:
         except Exception as exc:
             LOG.exception("%s internal error in the request pipeline", ctx.request_id)
             self._answer_error(ctx, ApiConfigurationError(detail=f"internal error: {type(exc).__name__}"))
-        if ctx.response is None:  # no stage answered: a pipeline without an integrate stage
+        if ctx.response is None:
+            if self.dry_run:
+                return
             self._answer_error(ctx, ApiConfigurationError(detail="no stage produced a response"))
         self._run_guarded(self.response_stages, ctx)
         ctx.response_latency_ms = int((time.perf_counter() - ctx.started) * 1000)

@@ -32,7 +32,8 @@ def explanation(ctx: RequestContext) -> dict:
 def render_text(expl: dict) -> str:
     """A readable story, the cause first."""
     head = {"allowed": "Allowed", "refused": "Refused", "failed": "Failed"}[expl["outcome"]]
-    lines = [f"{head} ({expl['status']}): {expl['method']} {expl['path']}  [request {expl['requestId']}]"]
+    status = f" ({expl['status']})" if expl["status"] is not None else ""
+    lines = [f"{head}{status}: {expl['method']} {expl['path']}  [request {expl['requestId']}]"]
     if expl["cause"]:
         lines.append(f"because: {expl['because']}  [cause: {expl['cause']}]")
     lines.append("steps:")

@@ -239,7 +239,7 @@ class RedisStore:
         failed = [r for r in replies if isinstance(r, BaseException)]
         admitted = [g for g, r in zip(groups, replies) if isinstance(r, Outcome) and r.admitted]
         if failed or len(admitted) < len(groups):
-            pass
+            await self._refund(admitted, buckets, counters, tallies, now)
         if failed:
             raise failed[0]
         everyone = len(admitted) == len(groups)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from lychgate.config.source import Problems, describe, pointer
+from lychgate.config.source import Problems, pointer
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
@@ -120,6 +120,3 @@ def serves_apis(template: Any) -> bool:
     return any(isinstance(r, dict) and API_TYPE.match(str(r.get("Type", "")))
                for r in template["Resources"].values())
 
-
-def describe_value(value: Any) -> str:
-    return describe(value)

@@ -1,0 +1,64 @@
+"""`lychgate simulate`: the server's pipeline offline; its decision matches the live server's."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from lychgate.sigv4 import sign_headers
+
+ROOT = Path(__file__).resolve().parents[2]
+PETSTORE = ROOT / "examples" / "petstore"
+KEYS = {"alice": ("AKIAEXAMPLEALICE0001", "alice-secret-key-000000000000000000000", None),
+        "bob": ("AKIAEXAMPLEBOB000001", "bob-secret-key-0000000000000000000000000", None),
+        "deployer": ("ASIAEXAMPLECI0000001", "ci-secret-key-00000000000000000000000000", "ci-session-token")}
+
+
+def simulate(*args: str) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "lychgate", "simulate", str(PETSTORE), *args, "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+SCENARIOS = [
+    ("GET", "/prod/pets", None, 0, None),
+    ("GET", "/prod/orders", "alice", 0, None),
+    ("POST", "/prod/orders", "alice", 1, "identity_policy_denies"),
+    ("GET", "/prod/orders", "bob", 0, None),
+    ("POST", "/prod/orders", "deployer", 0, None),
+    ("GET", "/prod/orders", None, 1, "missing_signature"),
+    ("DELETE", "/prod/pets", None, 1, "no_route"),
+    ("GET", "/test/pets", None, 1, "no_stage"),
+]
+
+
+@pytest.mark.parametrize("method,path,who,code,cause", SCENARIOS, ids=[f"{s[0]} {s[1]} {s[2]}" for s in SCENARIOS])
+def test_simulate_matches_the_live_server(serve, method, path, who, code, cause):
+    status, result = simulate(method, path, *(["--as", who] if who else []))
+    assert (status, result["cause"]) == (code, cause)
+    server = serve(PETSTORE)
+    headers = [("Host", f"127.0.0.1:{server.port}")]
+    if who:
+        key, secret, token = KEYS[who]
+        headers = sign_headers(method, path, "", headers, b"", access_key_id=key, secret_access_key=secret,
+                               session_token=token, region="us-east-1")
+    live = requests.request(method, server.url + path, headers=dict(headers))
+    assert (live.status_code < 400) == (code == 0)
+    if code:
+        assert live.status_code == result["status"]
+
+
+def test_simulate_source_ip_reaches_conditions():
+    status, result = simulate("GET", "/prod/orders", "--as", "bob", "--source-ip", "203.0.113.9")
+    assert status == 1 and result["cause"] == "explicit_deny_identity_policy"
+    assert "NeverFromOutside" in result["because"]
+
+
+def test_simulate_unknown_identity_exits_2():
+    proc = subprocess.run([sys.executable, "-m", "lychgate", "simulate", str(PETSTORE), "GET", "/prod/orders",
+                           "--as", "mallory"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "mallory" in proc.stderr
