@@ -16,7 +16,7 @@ from typing import Any
 from lychgate.config.identities import Identity, IdentityStore
 from lychgate.errors import (AccessDenied, ExpiredToken, GatewayError, InvalidSignature,
                              MissingAuthenticationToken)
-from lychgate.iam import AuthzRequest, Decision, Evaluation, Policy, authorize as iam_authorize
+from lychgate.iam import AuthzRequest, Decision, Evaluation, Policy, authorize as iam_authorize, evaluate_policies
 from lychgate.iam import denial_message, execute_api_arn
 from lychgate.messages import Request
 from lychgate.sigv4 import SigV4Error, SigV4ErrorKind, parse_authorization_header, verify
@@ -103,6 +103,12 @@ def authorize(*, method_arn: str, request: Request, region: str, account_id: str
         boundary=(identity.boundary,) if identity and identity.boundary else None,
         same_account=identity is None or identity.account == account_id,
         identity_side_present=identity is not None)
+
+
+def resource_policy_only(*, method_arn: str, request: Request, region: str, resource_policy: Policy) -> Evaluation:
+    """The resource policy alone, for a caller an authorizer (not IAM) identified (spec §1.3)."""
+    authz = AuthzRequest(INVOKE, method_arn, None, context_keys(request, region, None))
+    return evaluate_policies(authz, (resource_policy,))
 
 
 def denial(evaluation: Evaluation) -> AccessDenied:

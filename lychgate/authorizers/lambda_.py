@@ -699,7 +699,8 @@ CHOICES = (
     "Context values null, objects and arrays are malformed on REST and payload 1.0 (500); payload 2.0 "
     "passes any JSON value through.",
     "REST requestContext.authorizer and every $context.authorizer.* value are stringified "
-    "(booleans true/false, numbers as JSON); HTTP APIs' requestContext.authorizer is {\"lambda\": context} as returned.",
+    "(booleans true/false, numbers as JSON); HTTP APIs' requestContext.authorizer is "
+    "{\"lambda\": context} with the values as returned.",
     "The authorizer timeout is 10 s; past it the answer is 500.",
     "HTTP authorizer endpoints: 2xx JSON body = the output; 401 or an error text 'Unauthorized' = 401; "
     "anything else = 500.",

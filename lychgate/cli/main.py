@@ -24,13 +24,22 @@ def _load(path: str) -> Project:
         errors = sum(p.severity == "error" for p in exc.problems)
         error(f"{path}: {errors} problem(s) found", "fix the lines above; `lychgate check` lists them again")
         sys.exit(ExitStatus.CONFIG)
-    handler_problems = _handler_problems(project)
+    handler_problems = _handler_problems(project) + _runtime_problems(project)
     print_problems(project.warnings)
     if handler_problems:
         print_problems(handler_problems)
-        error(f"{path}: {len(handler_problems)} function(s) cannot be loaded")
+        error(f"{path}: {len(handler_problems)} problem(s) found")
         sys.exit(ExitStatus.CONFIG)
     return project
+
+
+def _runtime_problems(project: Project) -> list[Problem]:
+    """Definitions that load but cannot run (e.g. an authorizer missing its issuer)."""
+    from lychgate.pipeline.runtime import Gateway
+
+    gateway = Gateway(project, access_log=False)
+    gateway.close()
+    return gateway.problems
 
 
 def _handler_problems(project: Project) -> list[Problem]:
@@ -161,3 +170,26 @@ def simulate(path, method, target, as_name, access_key, anonymous, headers, data
     result = sim.simulate(project, request, key)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_text(result))
     sys.exit(ExitStatus.OK if result["outcome"] == "allowed" else ExitStatus.ERROR)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--sub", required=True, help="The subject (user id).")
+@click.option("--username", help="cognito:username / username (default: the subject).")
+@click.option("--groups", default="", help="cognito:groups, comma-separated.")
+@click.option("--scope", "scopes", multiple=True, help="An OAuth scope (repeatable); implies an access token.")
+@click.option("--client-id", help="The app client id (aud of id tokens, client_id of access tokens).")
+@click.option("--token-use", type=click.Choice(["id", "access"]), help="Default: access with --scope, else id.")
+@click.option("--ttl", default=3600, show_default=True, type=int, help="Seconds until the token expires.")
+def token(path, sub, username, groups, scopes, client_id, token_use, ttl) -> None:
+    """Mint a Cognito-shaped token from the project's local identity provider (`local_idp`)."""
+    from lychgate.pipeline.runtime import local_identity_provider
+
+    project = _load(path)
+    idp = local_identity_provider(project.local_idp)
+    if idp is None:
+        error(f"{project.file} has no local_idp section", "add `local_idp: {user_pools: [...]}` to lychgate.yaml")
+        sys.exit(ExitStatus.CONFIG)
+    use = token_use or ("access" if scopes else "id")
+    click.echo(idp.mint(sub, username=username, groups=[g for g in groups.split(",") if g], scopes=scopes,
+                        client_id=client_id, token_use=use, ttl=ttl))

@@ -125,6 +125,7 @@ class Api:
     policy: Mapping | None = None
     resource_policy: Policy | None = None  # x-amazon-apigateway-policy, compiled
     authorizers: Mapping[str, Mapping] = field(default_factory=lambda: EMPTY)
+    schemes_pointer: str = "/components/securitySchemes"  # where the document keeps them
     disable_execute_api_endpoint: bool = False
 
 
@@ -137,6 +138,21 @@ class FunctionSpec:
     base_dir: Path
     timeout_s: float | None = None  # None: only the integration timeout applies
     memory_mb: int = 128
+
+
+@dataclass(frozen=True, slots=True)
+class LocalIdp:
+    """A local identity provider standing in for Cognito user pools and JWT issuers."""
+
+    port: int
+    folder: Path  # where its keys live (PROJECT/.lychgate/idp)
+    user_pools: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+    client_id: str = "lychgate-local-client"
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +179,4 @@ class Project:
     limits: Limits = field(default_factory=Limits)
     warnings: tuple[Problem, ...] = ()
     identities: "IdentityStore | None" = None
+    local_idp: LocalIdp | None = None

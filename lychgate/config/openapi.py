@@ -79,6 +79,7 @@ def parse_api(doc: Any, *, api_id: str, file: str, stages: Mapping[str, Stage],
         api_key_source=str(doc.get("x-amazon-apigateway-api-key-source", "HEADER")).upper(),
         policy=doc.get("x-amazon-apigateway-policy"),
         authorizers=MappingProxyType({k: v for k, v in schemes.items() if "x-amazon-apigateway-authorizer" in v}),
+        schemes_pointer=_scheme_base(doc),
         disable_execute_api_endpoint=bool(
             (doc.get("x-amazon-apigateway-endpoint-configuration") or {}).get("disableExecuteApiEndpoint")),
     )
@@ -196,7 +197,7 @@ def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
     )
 
 
-UNENFORCED_AUTH = ("CUSTOM", "COGNITO_USER_POOLS", "JWT")
+UNENFORCED_AUTH = ("CUSTOM",)
 
 
 def _warn_unenforced(auth: dict, op: dict, op_ptr: str, problems: Problems) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lychgate.config.model import (HTTP, REST, AccessLogSettings, Api, FunctionSpec, Limits,
-                                   Project, Stage)
+                                   LocalIdp, Project, Stage)
 from lychgate.config.openapi import detect_protocol, parse_api
 from lychgate.config.references import check_references, lambda_function
 from lychgate.config.source import Problems, describe, load_document, pointer
@@ -138,6 +138,13 @@ class IdentitiesConfig(_Strict):
     access_keys: list[AccessKeyConfig] = Field(default_factory=list)
 
 
+class LocalIdpConfig(_Strict):
+    port: int = Field(default=9229, ge=1, le=65535)
+    user_pools: list[str] = Field(default_factory=list)
+    issuers: list[str] = Field(default_factory=list)
+    client_id: str = "lychgate-local-client"
+
+
 class ProjectConfig(_Strict):
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
@@ -145,6 +152,7 @@ class ProjectConfig(_Strict):
     functions: dict[str, FunctionConfig] = Field(default_factory=dict)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     identities: IdentitiesConfig | None = None
+    local_idp: LocalIdpConfig | None = None
     usage_plans: Any = None
     api_keys: Any = None
     state: Any = None
@@ -192,7 +200,8 @@ def load_project(path: str | Path) -> Project:
         config.identities.model_dump(mode="python") if config.identities else None,
         root=root, file=file, account_id=config.account_id)
     project = Project(root=root, file=file, region=config.region, account_id=config.account_id,
-                      apis=tuple(apis), functions=functions, limits=_limits(config.limits), identities=identities)
+                      apis=tuple(apis), functions=functions, limits=_limits(config.limits), identities=identities,
+                      local_idp=_local_idp(config.local_idp, root))
     all_problems = (problems.items + api_problems + identity_problems + check_references(project)
                     + _iam_without_identities(project))
     errors = [p for p in all_problems if p.severity == "error"]
@@ -294,6 +303,13 @@ def _functions(config: ProjectConfig, root: Path) -> MappingProxyType:
         out[name] = FunctionSpec(name=name, handler=spec.handler, base_dir=root,
                                  timeout_s=spec.timeout, memory_mb=spec.memory)
     return MappingProxyType(out)
+
+
+def _local_idp(cfg: LocalIdpConfig | None, root: Path) -> LocalIdp | None:
+    if cfg is None:
+        return None
+    return LocalIdp(port=cfg.port, folder=root / ".lychgate" / "idp", user_pools=tuple(cfg.user_pools),
+                    issuers=tuple(cfg.issuers), client_id=cfg.client_id)
 
 
 def _limits(cfg: LimitsConfig) -> Limits:

@@ -47,6 +47,10 @@ class RequestContext:
     """The method/route and path parameters (set by ``match_route``)."""
     caller: Caller | None = None
     """The SigV4-authenticated caller, None when anonymous (set by ``authenticate``)."""
+    authorizer: dict | None = None
+    """``requestContext.authorizer`` from a token or Lambda authorizer (set by ``authenticate``)."""
+    authorizer_principal: str | None = None
+    """``$context.authorizer.principalId`` (set by ``authenticate``)."""
     decision: Evaluation | None = None
     """The IAM decision for this call, when one was made (set by ``authorize``)."""
     response: Response | None = None

@@ -7,13 +7,15 @@ access-log writers. Request-time code only looks things up here.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from lychgate.access_log import AccessLogWriter
-from lychgate.config.model import REST, Api, Method, Project, Stage
+from lychgate.authorizers import token
+from lychgate.config.model import REST, Api, LocalIdp, Method, Project, Stage
 from lychgate.config.references import MissingStageVariable, expand_stage_variables, lambda_function
-from lychgate.errors import ApiConfigurationError
+from lychgate.errors import ApiConfigurationError, Problem
 from lychgate.functions.invoke import LocalFunction
 from lychgate.integrations.base import IntegrationHandler
 from lychgate.integrations.function import FunctionIntegration
@@ -21,6 +23,8 @@ from lychgate.integrations.http import HttpIntegration
 from lychgate.integrations.mock import MockIntegration
 from lychgate.pipeline.explain import TraceRing
 from lychgate.routing import Router
+from lychgate.tokens import JwksRegistry
+from lychgate.tokens.idp import LocalIdentityProvider
 from lychgate.upstream import UpstreamPool
 
 EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9-]+)\.execute-api\.(?:(?P<region>[a-z0-9-]+)\.amazonaws\.com|localhost)$")
@@ -32,6 +36,7 @@ class ApiRuntime:
     router: Router
     handlers: dict[int, IntegrationHandler]  # id(Method) -> its integration
     access_logs: dict[str, AccessLogWriter | None] = field(default_factory=dict)  # stage -> writer
+    token_authorizers: dict[str, token.TokenAuthorizerSpec] = field(default_factory=dict)  # scheme name ->
 
     @property
     def rest(self) -> bool:
@@ -56,6 +61,9 @@ class Gateway:
         self.project = project
         self.traces = TraceRing()
         self.explain_header = explain_header
+        self.problems: list[Problem] = []  # definitions that cannot run (reported by `check` and `serve`)
+        self.local_idp = local_identity_provider(project.local_idp)
+        self.jwks = JwksRegistry(self._jwks_locations())
         self.pool = UpstreamPool()
         self.functions = {name: LocalFunction(spec, self.function_arn(name))
                           for name, spec in project.functions.items()}
@@ -69,11 +77,35 @@ class Gateway:
         for method in api.methods:
             if method.integration is not None:
                 handlers[id(method)] = self._integration(method)
-        runtime = ApiRuntime(api, Router(api.methods), handlers)
+        runtime = ApiRuntime(api, Router(api.methods), handlers, token_authorizers=self._token_authorizers(api))
         for stage in api.stages.values():
             settings = stage.access_log if access_log else None
             runtime.access_logs[stage.name] = AccessLogWriter.open(settings) if settings else None
         return runtime
+
+    def _jwks_locations(self) -> dict[str, str]:
+        """The local identity provider's keys are read from its folder, not fetched."""
+        if self.local_idp is None:
+            return {}
+        jwks_file = self.project.local_idp.folder / "jwks.json"
+        jwks_file.write_text(json.dumps(self.local_idp.jwks()))
+        return {self.local_idp.issuer: str(jwks_file)}
+
+    def _token_authorizers(self, api: Api) -> dict[str, token.TokenAuthorizerSpec]:
+        local = None
+        if self.project.local_idp is not None:
+            idp = self.project.local_idp
+            local = token.LocalIssuer(idp.issuer, idp.user_pools, idp.issuers)
+        out = {}
+        for name, scheme in api.authorizers.items():
+            kind = str(scheme["x-amazon-apigateway-authorizer"].get("type", "")).lower()
+            if kind not in ("cognito_user_pools", "jwt"):
+                continue
+            try:
+                out[name] = token.build(name, scheme, self.jwks, local)
+            except ValueError as exc:
+                self.problems.append(Problem(api.source.file, f"{api.schemes_pointer}/{name}", str(exc)))
+        return out
 
     def _integration(self, method: Method) -> IntegrationHandler:
         config = method.integration
@@ -110,6 +142,13 @@ class Gateway:
             for writer in api.access_logs.values():
                 if writer is not None:
                     writer.close()
+
+
+def local_identity_provider(settings: LocalIdp | None) -> LocalIdentityProvider | None:
+    if settings is None:
+        return None
+    return LocalIdentityProvider(settings.folder, port=settings.port, issuer=settings.issuer,
+                                 client_id=settings.client_id)
 
 
 def _named_stage(api: ApiRuntime, raw_path: str) -> Resolved | None:

@@ -82,7 +82,19 @@ def context_value(ctx: RequestContext, name: str) -> str | None:
     """The value of ``$context.<name>`` as text, or None when it has none."""
     getter = CONTEXT.get(name)
     value = getter(ctx) if getter else None
+    if getter is None and name.startswith("authorizer."):
+        value = _authorizer_value(ctx, name[len("authorizer."):])
     return None if value is None else str(value)
+
+
+def _authorizer_value(ctx: RequestContext, name: str):
+    """``$context.authorizer.principalId``, ``.claims.<claim>``, ``.<context key>``."""
+    if name == "principalId":
+        return ctx.authorizer_principal
+    node = ctx.authorizer or {}
+    for part in name.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def lookup_for(ctx: RequestContext) -> Lookup:

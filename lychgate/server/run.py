@@ -70,6 +70,7 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     host, port = sock.getsockname()[:2]
     admin = AdminServer(gateway, options.admin_token, f"http://{host}:{port}")
     await admin.start()
+    await _start_local_idp(gateway)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -86,8 +87,20 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
         if conn.transport is not None:
             conn.transport.close()
     admin.close()
+    if gateway.local_idp is not None:
+        await gateway.local_idp.stop()
     gateway.close()
     return 0
+
+
+async def _start_local_idp(gateway: Gateway) -> None:
+    """Serve the local identity provider's discovery and JWKS; with several workers, one of them does."""
+    if gateway.local_idp is None:
+        return
+    try:
+        await gateway.local_idp.start()
+    except OSError as exc:
+        LOG.debug("local identity provider not started here: %s", exc)
 
 
 def _supervise(project: Project, sock: socket.socket, options: ServeOptions, on_ready) -> int:

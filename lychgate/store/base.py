@@ -179,7 +179,8 @@ def float_param(url: str, params: dict[str, str], name: str, default: float) -> 
     return value
 
 
-SCHEMES = "memory, sqlite:///relative.db, sqlite:////absolute.db, redis://, rediss://, redis+cluster://, rediss+cluster://"
+SCHEMES = ("memory, sqlite:///relative.db, sqlite:////absolute.db, redis://, rediss://, "
+           "redis+cluster://, rediss+cluster://")
 
 
 def open_store(url: str) -> CounterStore:
@@ -188,14 +189,16 @@ def open_store(url: str) -> CounterStore:
     ``memory`` | ``sqlite:///relative/path.db`` | ``sqlite:////absolute/path.db`` (SQLAlchemy's
     convention; ``?timeout=SECONDS`` busy wait, default 5) | ``redis://[user:password@]host[:port][/db]``
     | ``rediss://…`` (TLS) | ``redis+cluster://host:port`` | ``rediss+cluster://…``. Redis URLs
-    accept ``?timeout=SECONDS`` (connect and read, default 1). Anything else raises ValueError.
+    accept ``?timeout=SECONDS`` (connect and read, default 1) and redis-py's own options such as
+    ``?max_connections=N``. Anything else raises ValueError.
     """
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"state store URL must be a non-empty string (one of: {SCHEMES}), got {url!r}")
     scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
     if scheme in ("memory", "memory:"):
         if url.lower() not in ("memory", "memory://"):
-            raise ValueError(f"state store URL {redact(url)}: the memory store takes no path or options; write 'memory'")
+            raise ValueError(f"state store URL {redact(url)}: the memory store takes no path or options; "
+                             "write 'memory'")
         from lychgate.store.memory import MemoryStore
         return MemoryStore()
     if scheme == "sqlite":

@@ -140,12 +140,12 @@ def _ttl(expires_at: float, now: float) -> int:
 class RedisStore:
     """A ``CounterStore`` on Redis or a Redis Cluster (see the module docstring)."""
 
-    def __init__(self, client: Any, url: str, cluster: bool) -> None:
+    def __init__(self, client: Any, url: str, cluster: bool, connections: int = MAX_CONNECTIONS) -> None:
         self._client, self.url, self._cluster = client, redact(url), cluster
         self._sha = {script: None for script in (CONSUME, REFUND)}
         self._ready = False  # cluster: topology known; False again after any failure
         self._init_lock = asyncio.Lock()
-        self._gate = asyncio.Semaphore(MAX_CONNECTIONS)  # cluster: its pools raise instead of waiting
+        self._gate = asyncio.Semaphore(connections)  # cluster: its pools raise instead of waiting
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -159,10 +159,15 @@ class RedisStore:
         plain = urlunsplit((scheme.removesuffix("+cluster"), parts.netloc, parts.path, query, ""))
         options: dict[str, Any] = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
                                        decode_responses=True)
+        connections = params.get("max_connections", str(MAX_CONNECTIONS))
+        if not connections.isdigit() or int(connections) < 1:
+            raise ValueError(f"state store URL {redact(url)}: max_connections must be a positive integer")
         if cluster:  # no command retries: a retried script could apply twice (see _send)
-            return cls(RedisCluster.from_url(plain, retry=Retry(NoBackoff(), 0), **options), url, True)
+            client = RedisCluster.from_url(plain, retry=Retry(NoBackoff(), 0), max_connections=int(connections),
+                                           **options)
+            return cls(client, url, True, int(connections))
         pool = aioredis.BlockingConnectionPool.from_url(plain, retry=Retry(NoBackoff(), 1), timeout=timeout,
-                                                       max_connections=MAX_CONNECTIONS, **options)
+                                                       max_connections=int(connections), **options)
         return cls(aioredis.Redis.from_pool(pool), url, False)
 
     async def _send(self, method: str, *args: Any) -> Any:

@@ -8,10 +8,12 @@ admitted requests consume quota (a throttled request does not); when several lim
 quota is reported first (it stays exhausted until the period resets), then the buckets in the
 order given. Quota periods are in UTC: DAY starts 00:00 UTC, WEEK starts Monday 00:00 UTC (ISO
 weeks), MONTH starts on the 1st 00:00 UTC. ``offset`` is subtracted from ``limit`` in the initial
-period only: the period containing ``QuotaSpec.start`` (when the key joined the plan). Every
-admitted request with a ``usage_key`` is also counted per UTC day, kept ``USAGE_RETENTION_DAYS``,
-for ``get-usage``-style reports. lychgate enforces limits exactly, where AWS calls its own
-best-effort targets (§7).
+period only: the period containing ``QuotaSpec.start`` (when the key joined the plan), as spec §7
+reads botocore; other AWS SDK docs call ``offset`` "the day that a time period starts" (WEEK: 0 =
+Sunday, 1 = Monday), a reading we do not implement. Every admitted request with a ``usage_key`` is
+also counted per UTC day, kept ``USAGE_RETENTION_DAYS``, for ``get-usage``-style reports. lychgate
+enforces limits exactly (a Redis Cluster may briefly under-admit, never over-admit), where AWS
+calls its own best-effort targets (§7).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class QuotaSpec:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"quota {self.key!r}: {name} must be an int >= 0, got {value!r}")
         if self.offset and self.start is None:
-            raise ValueError(f"quota {self.key!r}: an offset needs start (when the quota began) to know its initial period")
+            raise ValueError(f"quota {self.key!r}: an offset needs start (when the quota began) "
+                             "to know its initial period")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +97,8 @@ class Verdict:
         parts = [f"bucket {k}: {t:.3g} tokens left" for k, t in self.tokens_left.items()]
         if self.quota is not None:
             q = self.quota
-            parts.append(f"quota {q.key}: {q.used}/{q.limit} used this {q.period.value}, resets {q.resets_at.isoformat()}")
+            parts.append(f"quota {q.key}: {q.used}/{q.limit} used this {q.period.value}, "
+                         f"resets {q.resets_at.isoformat()}")
         head = "admitted" if self.admitted else f"refused by {self.kind} {self.key}"
         return head + ("; " + "; ".join(parts) if parts else "")
 
@@ -130,7 +134,13 @@ def usage_tally(key: str, now: float) -> Tally:
 
 
 class Limiter:
-    """Throttles, quotas and usage counts for the gateway, on one ``CounterStore``."""
+    """Throttles, quotas and usage counts for the gateway, on one ``CounterStore``.
+
+    Keys are the caller's: a plan's limits aggregate per API key across all its stages (spec §7),
+    so key the plan's throttle, quota and usage by plan and API key (e.g. ``"plan1/key1"``; the
+    same string for all three keeps them in one Redis Cluster slot, one script); stage method
+    throttles by API, stage and ``{resourcePath}/{METHOD}``.
+    """
 
     def __init__(self, store: CounterStore, clock: Callable[[], float] = time.time) -> None:
         self.store, self.clock = store, clock

@@ -8,12 +8,12 @@ API keys) fail closed with a 500 and are reported at start-up.
 
 from __future__ import annotations
 
-from lychgate.authorizers import iam
+from lychgate.authorizers import iam, token
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
 
 
-def authenticate(ctx: RequestContext) -> None:
+async def authenticate(ctx: RequestContext) -> None:
     method = ctx.route.method
     kind = method.authorization_type
     if method.api_key_required:
@@ -21,6 +21,9 @@ def authenticate(ctx: RequestContext) -> None:
                                            cause="unsupported_authorization")
     if kind == "NONE":
         ctx.trace.add("authenticate", "anonymous", "the method's authorization type is NONE")
+        return
+    if kind in ("COGNITO_USER_POOLS", "JWT"):
+        await _authenticate_token(ctx)
         return
     if kind != "AWS_IAM":
         raise AuthorizerConfigurationError(
@@ -36,11 +39,29 @@ def authenticate(ctx: RequestContext) -> None:
     ctx.trace.add("authenticate", "signed", f"SigV4 signature of {result.identity.arn} (key {result.access_key_id})")
 
 
+async def _authenticate_token(ctx: RequestContext) -> None:
+    """COGNITO_USER_POOLS / JWT: verify the token of the identity source (spec §6)."""
+    spec = ctx.api.token_authorizers.get(ctx.route.method.authorizer)
+    if spec is None:
+        raise AuthorizerConfigurationError(detail=f"authorizer {ctx.route.method.authorizer!r} could not be built",
+                                           cause="authorizer_misconfigured")
+    result = await token.authenticate(spec, ctx.request, ctx.route.method.authorization_scopes)
+    if not result.allowed:
+        ctx.trace.add("authenticate", "token refused", result.reason)
+        raise token.rejection(result)
+    ctx.authorizer = result.authorizer_context()
+    ctx.authorizer_principal = result.principal_id
+    ctx.trace.add("authenticate", "token accepted", result.reason)
+
+
 def authorize(ctx: RequestContext) -> None:
     """IAM decision for AWS_IAM methods, and for any method of an API with a resource policy."""
     api = ctx.api.api
     policy = api.resource_policy
     if ctx.caller is None and policy is None:
+        return
+    if ctx.authorizer is not None:
+        _resource_policy_after_authorizer(ctx, policy)
         return
     project = ctx.gateway.project
     arn = method_arn(ctx)
@@ -51,6 +72,17 @@ def authorize(ctx: RequestContext) -> None:
         ctx.trace.add("authorize", evaluation.decision.value, evaluation.rule)
         raise iam.denial(evaluation)
     ctx.trace.add("authorize", "allowed", evaluation.rule)
+
+
+def _resource_policy_after_authorizer(ctx: RequestContext, policy) -> None:
+    """An authorizer allowed the caller: only an explicit Deny of the resource policy refuses (Table A)."""
+    evaluation = iam.resource_policy_only(method_arn=method_arn(ctx), request=ctx.request,
+                                          region=ctx.gateway.project.region, resource_policy=policy)
+    ctx.decision = evaluation
+    if evaluation.decision.value == "explicitDeny":
+        ctx.trace.add("authorize", "explicitDeny", "the resource policy denies explicitly")
+        raise iam.denial(evaluation)
+    ctx.trace.add("authorize", "allowed", "the authorizer allowed and the resource policy does not deny (Table A)")
 
 
 def method_arn(ctx: RequestContext) -> str:

@@ -47,7 +47,7 @@ def invocation_facts(ctx: RequestContext) -> InvocationFacts:
         path=unquote(ctx.path), stage_path=stage_path, path_parameters=ctx.route.path_parameters,
         stage_variables=ctx.stage.variables, binary=is_binary(request.header("content-type"), api.binary_media_types),
         identity=iam.identity_fields(ctx.caller),
-        authorizer={"iam": iam.iam_authorizer_fields(ctx.caller)} if ctx.caller and not ctx.api.rest else None,
+        authorizer=authorizer_fields(ctx),
     )
 
 
@@ -57,3 +57,12 @@ def is_binary(content_type: str | None, binary_media_types: tuple[str, ...]) -> 
         return False
     mime = content_type.split(";", 1)[0].strip().lower()
     return any(fnmatch.fnmatchcase(mime, t.lower()) for t in binary_media_types)
+
+
+def authorizer_fields(ctx: RequestContext) -> dict | None:
+    """``requestContext.authorizer``: a token/Lambda authorizer's output, or an HTTP API's IAM caller."""
+    if ctx.authorizer is not None:
+        return ctx.authorizer
+    if ctx.caller is not None and not ctx.api.rest:
+        return {"iam": iam.iam_authorizer_fields(ctx.caller)}
+    return None
