@@ -24,7 +24,7 @@ def _load(path: str) -> Project:
         errors = sum(p.severity == "error" for p in exc.problems)
         error(f"{path}: {errors} problem(s) found", "fix the lines above; `lychgate check` lists them again")
         sys.exit(ExitStatus.CONFIG)
-    handler_problems = _handler_problems(project) + _runtime_problems(project)
+    handler_problems = _handler_problems(project) or _runtime_problems(project)
     print_problems(project.warnings)
     if handler_problems:
         print_problems(handler_problems)

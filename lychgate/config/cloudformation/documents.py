@@ -28,6 +28,7 @@ class ApiOut:
     protocol: str  # REST or HTTP
     document: dict
     stages: dict[str, dict] = field(default_factory=dict)  # name -> lychgate.yaml stage config
+    authorizer_ids: dict[str, str] = field(default_factory=dict)  # scheme name -> authorizer id in ARNs
 
 
 def body_document(stack: Stack, lid: str) -> dict | None:

@@ -37,7 +37,7 @@ class Functions:
 def read_functions(stack: Stack, env_overrides: dict[str, dict[str, str]]) -> Functions:
     out = Functions()
     for lid, _ in stack.active("AWS::Lambda::Function"):
-        name = _name(stack, lid)
+        name = stack.named(lid)
         handler = _handler(stack, lid)
         if handler is None:
             continue
@@ -48,11 +48,6 @@ def read_functions(stack: Stack, env_overrides: dict[str, dict[str, str]]) -> Fu
     _unused_overrides(stack, env_overrides, out)
     out.permissions = _permissions(stack)
     return out
-
-
-def _name(stack: Stack, lid: str) -> str:
-    name = stack.prop(lid, "FunctionName")
-    return name if isinstance(name, str) and name else lid
 
 
 def _handler(stack: Stack, lid: str) -> str | None:

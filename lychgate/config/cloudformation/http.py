@@ -44,9 +44,10 @@ def http_apis(stack: Stack) -> list[ApiOut]:
         doc = doc or new_document(str(stack.prop(lid, "Name") or lid), "HTTP")
         doc.setdefault("x-amazon-apigateway-importexport-version", "1.0")
         _quick_create(stack, lid, doc)
-        _add_routes(stack, lid, doc)
+        authorizers = _add_routes(stack, lid, doc)
         _cors(stack, lid, doc)
-        out.append(ApiOut(lid, stack.api_ids[lid], "HTTP", doc, _stages(stack, lid)))
+        out.append(ApiOut(lid, stack.api_ids[lid], "HTTP", doc, _stages(stack, lid),
+                          {name: alid for alid, name in authorizers.items()}))
     return out
 
 
@@ -64,7 +65,8 @@ def _quick_create(stack: Stack, lid: str, doc: dict) -> None:
     _add_route(doc, route_key, {"x-amazon-apigateway-integration": integration, "responses": {}})
 
 
-def _add_routes(stack: Stack, api_lid: str, doc: dict) -> None:
+def _add_routes(stack: Stack, api_lid: str, doc: dict) -> dict[str, str]:
+    """Route resources as operations; returns the API's authorizers (id -> scheme name)."""
     integrations = {ilid: _integration(stack, ilid) for ilid in _members(stack, INTEGRATION, api_lid)}
     authorizers = {alid: _add_authorizer(stack, alid, doc) for alid in _members(stack, AUTHORIZER, api_lid)}
     for rlid in _members(stack, ROUTE, api_lid):
@@ -84,6 +86,7 @@ def _add_routes(stack: Stack, api_lid: str, doc: dict) -> None:
                                  f"{target!r} is not 'integrations/<IntegrationId>' of an integration of this API")
         op["responses"] = {}
         _add_route(doc, route_key, op, stack, rlid)
+    return authorizers
 
 
 def _add_route(doc: dict, route_key: str, op: dict, stack: Stack | None = None, rlid: str = "") -> None:

@@ -75,7 +75,7 @@ def _managed_policies(stack: Stack) -> dict[str, dict]:
     out = {arn: {"name": arn.rsplit("/", 1)[-1], "document": {"Version": "2012-10-17", "Statement": statements},
                  "users": [], "groups": [], "roles": []} for arn, statements in AWS_MANAGED.items()}
     for lid, _ in stack.active(MANAGED):
-        arn = stack.ref(lid, pointer("Resources", lid))
+        arn = f"arn:{stack.partition}:iam::{stack.account_id}:policy/{stack.named(lid)}"
         document = _document(stack, stack.prop(lid, "PolicyDocument"), pointer("Resources", lid, "Properties", "PolicyDocument"))
         out[arn] = {"name": arn.rsplit("/", 1)[-1], "document": document or {}, "users": stack.prop(lid, "Users") or [],
                     "groups": stack.prop(lid, "Groups") or [], "roles": stack.prop(lid, "Roles") or []}
@@ -113,12 +113,12 @@ def _inline(stack: Stack, lid: str, kind: str, name: str) -> list[tuple[str, dic
 
 
 def _user(stack: Stack, lid: str, managed: dict) -> dict:
-    name = stack.name_of(lid)
+    name = stack.named(lid)
     documents = [doc for _, doc in _inline(stack, lid, "Users", name)]
     documents += [managed[arn]["document"] for arn in _attached(stack, lid, "users", name, managed)]
     for group in _groups_of(stack, lid, name):
-        documents += [doc for _, doc in _inline(stack, group, "Groups", stack.name_of(group))]
-        documents += [managed[arn]["document"] for arn in _attached(stack, group, "groups", stack.name_of(group), managed)]
+        documents += [doc for _, doc in _inline(stack, group, "Groups", stack.named(group))]
+        documents += [managed[arn]["document"] for arn in _attached(stack, group, "groups", stack.named(group), managed)]
     user: dict[str, Any] = {"name": name, "policies": documents}
     if _tags(stack, lid):
         user["tags"] = {t["Key"]: t["Value"] for t in _tags(stack, lid)}
@@ -131,14 +131,14 @@ def _groups_of(stack: Stack, lid: str, name: str) -> list[str]:
     for alid, _ in stack.active(ADDITION):
         if name in (stack.prop(alid, "Users") or []):
             names.add(stack.prop(alid, "GroupName"))
-    return [glid for glid, _ in stack.active(GROUP) if stack.name_of(glid) in names]
+    return [glid for glid, _ in stack.active(GROUP) if stack.named(glid) in names]
 
 
 def _role(stack: Stack, lid: str, managed: dict) -> dict:
-    name = stack.name_of(lid)
-    arn = stack.get_att(lid, "Arn", pointer("Resources", lid))
+    name, path = stack.named(lid), str(stack.prop(lid, "Path", "/"))
+    arn = f"arn:{stack.partition}:iam::{stack.account_id}:role{path}{name}"
     role: dict[str, Any] = {
-        "Path": stack.prop(lid, "Path", "/"), "RoleName": name, "RoleId": unique_id("AROA", lid), "Arn": arn,
+        "Path": path, "RoleName": name, "RoleId": unique_id("AROA", lid), "Arn": arn,
         "AssumeRolePolicyDocument": stack.prop(lid, "AssumeRolePolicyDocument") or {}, "InstanceProfileList": [],
         "RolePolicyList": [{"PolicyName": n, "PolicyDocument": d} for n, d in _inline(stack, lid, "Roles", name)],
         "AttachedManagedPolicies": [{"PolicyName": managed[a]["name"], "PolicyArn": a}

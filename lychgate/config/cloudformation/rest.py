@@ -41,11 +41,12 @@ def rest_apis(stack: Stack) -> list[ApiOut]:
         if doc is None and ("Body" in props or "BodyS3Location" in props):
             continue
         doc = doc or new_document(str(stack.prop(lid, "Name") or lid), "REST")
-        _add_operations(stack, lid, doc)
+        authorizers = _add_operations(stack, lid, doc)
         _add_gateway_responses(stack, lid, doc)
         _apply_api_properties(stack, lid, doc)
         fill_token_identity_sources(doc)
-        out.append(ApiOut(lid, stack.api_ids[lid], "REST", doc, _stages(stack, lid)))
+        out.append(ApiOut(lid, stack.api_ids[lid], "REST", doc, _stages(stack, lid),
+                          {name: alid for alid, name in authorizers.items()}))
     return out
 
 
@@ -59,7 +60,8 @@ def _members(stack: Stack, kind: str, api_lid: str) -> list[str]:
 
 # -- resources and methods ------------------------------------------------------------------------
 
-def _add_operations(stack: Stack, api_lid: str, doc: dict) -> None:
+def _add_operations(stack: Stack, api_lid: str, doc: dict) -> dict[str, str]:
+    """Method resources as operations; returns the API's authorizers (id -> scheme name)."""
     paths = _resource_paths(stack, api_lid)
     authorizers = _add_authorizers(stack, api_lid, doc)
     validators = _add_validators(stack, api_lid, doc)
@@ -73,6 +75,7 @@ def _add_operations(stack: Stack, api_lid: str, doc: dict) -> None:
         method = str(stack.prop(mlid, "HttpMethod", "")).upper()
         operation = _operation(stack, mlid, path, doc, authorizers, validators)
         add_operation(doc, path, method, operation)
+    return authorizers
 
 
 def _resource_paths(stack: Stack, api_lid: str) -> dict[str, str | None]:

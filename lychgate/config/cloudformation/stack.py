@@ -136,6 +136,12 @@ class Stack:
                 "AWS::StackId": stack_id, "AWS::Partition": self.partition, "AWS::URLSuffix": suffix,
                 "AWS::NotificationARNs": []}.get(name)
 
+    def named(self, logical_id: str) -> str:
+        """Like ``name_of``, but an unresolvable name is recorded as an error and the logical id used."""
+        key = NAME_PROPERTY.get(self.resources[logical_id]["Type"])
+        name = self.prop(logical_id, key) if key else None
+        return str(name) if name not in (None, "") else logical_id
+
     def name_of(self, logical_id: str, ptr: str = "") -> str:
         """The resource's explicit name property, else its logical id."""
         key = NAME_PROPERTY.get(self.resources[logical_id]["Type"])

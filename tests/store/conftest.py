@@ -1,0 +1,165 @@
+"""Fixtures for the state stores: real ``redis-server`` processes on free 127.0.0.1 ports.
+
+A missing ``redis-server`` (or ``redis-cli``, for the cluster) FAILS these fixtures: CI installs
+them (apt-get install redis-server), so a skip would hide a broken install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from lychgate.store import open_store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found on PATH: the Redis store tests need a real Redis server "
+                    "(Debian/Ubuntu: apt-get install -y redis-server)", pytrace=False)
+    return path
+
+
+class RedisServer:
+    """One ``redis-server`` without persistence; ``stop()`` and ``start()`` keep the same port."""
+
+    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
+        self.port, self.workdir, self.extra = port or free_port(), workdir, extra
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        cmd = [_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", *self.extra]
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with redis.Redis(port=self.port, socket_timeout=1, password=self._password()) as client:
+                    client.ping()
+                return self
+            except redis.ConnectionError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+        self.stop()
+        pytest.fail(f"redis-server on port {self.port} did not start ({' '.join(cmd)})", pytrace=False)
+
+    def _password(self) -> str | None:
+        return self.extra[self.extra.index("--requirepass") + 1] if "--requirepass" in self.extra else None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """Three masters on free ports, slots spread by ``redis-cli --cluster create``."""
+    workdir = tmp_path_factory.mktemp("redis-cluster")
+    nodes = [RedisServer(workdir, "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                         "--cluster-config-file", f"nodes-{n}.conf") for n in range(3)]
+    try:
+        for node in nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in nodes]
+        made = subprocess.run([_binary("redis-cli"), "--cluster", "create", *addresses, "--cluster-replicas", "0",
+                               "--cluster-yes"], capture_output=True, text=True, timeout=30)
+        if made.returncode != 0:
+            pytest.fail(f"redis-cli --cluster create failed:\n{made.stdout}{made.stderr}", pytrace=False)
+        _wait_cluster_ok(nodes)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own, password ``s3cret-pw``: stopping it disturbs no other test."""
+    server = RedisServer(tmp_path, "--requirepass", "s3cret-pw").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
+
+
+def _wait_cluster_ok(nodes: list[RedisServer]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        states = []
+        for node in nodes:
+            with redis.Redis(port=node.port) as client:
+                states.append(client.cluster("info").get("cluster_state"))
+        if all(s == "ok" for s in states):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the Redis cluster did not become ready: {states}", pytrace=False)
+
+
+def _flush(ports: list[int]) -> None:
+    for port in ports:
+        with redis.Redis(port=port) as client:
+            client.flushall()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+def store_url(request, tmp_path):
+    """A URL for a fresh, empty store of each kind."""
+    if request.param == "memory":
+        return "memory"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        _flush([server.port])
+        return f"redis://127.0.0.1:{server.port}/0"
+    nodes = request.getfixturevalue("redis_cluster")
+    _flush([node.port for node in nodes])
+    return f"redis+cluster://127.0.0.1:{nodes[0].port}"
+
+
+@pytest.fixture
+def with_store():
+    """``with_store(url, body)``: open the store, ``await body(store)``, close it, in one event loop."""
+
+    def run(url: str, body):
+        async def main():
+            store = open_store(url)
+            try:
+                return await body(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+    return run
