@@ -111,6 +111,13 @@ def resource_policy_only(*, method_arn: str, request: Request, region: str, reso
     return evaluate_policies(authz, (resource_policy,))
 
 
+def authorize_with_authorizer_policy(*, method_arn: str, request: Request, region: str, authorizer_policy: Policy,
+                                     resource_policy: Policy) -> Evaluation:
+    """A Lambda authorizer's policy (always same account) combined with the resource policy (Table A)."""
+    authz = AuthzRequest(INVOKE, method_arn, None, context_keys(request, region, None))
+    return iam_authorize(authz, identity=(authorizer_policy,), resource=(resource_policy,), same_account=True)
+
+
 def denial(evaluation: Evaluation) -> AccessDenied:
     """AWS's ACCESS_DENIED for an IAM/resource-policy denial, capital ``Message`` (spec §2.3, §2.4)."""
     cause, sentence = denial_reason(evaluation)

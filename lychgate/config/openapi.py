@@ -197,7 +197,7 @@ def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
     )
 
 
-UNENFORCED_AUTH = ("CUSTOM",)
+UNENFORCED_AUTH: tuple[str, ...] = ()
 
 
 def _warn_unenforced(auth: dict, op: dict, op_ptr: str, problems: Problems) -> None:

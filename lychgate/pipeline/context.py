@@ -51,6 +51,8 @@ class RequestContext:
     """``requestContext.authorizer`` from a token or Lambda authorizer (set by ``authenticate``)."""
     authorizer_principal: str | None = None
     """``$context.authorizer.principalId`` (set by ``authenticate``)."""
+    usage_identifier_key: str | None = None
+    """The API key a Lambda authorizer returned (``usageIdentifierKey``, set by ``authenticate``)."""
     decision: Evaluation | None = None
     """The IAM decision for this call, when one was made (set by ``authorize``)."""
     response: Response | None = None

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 from lychgate.access_log import AccessLogWriter
-from lychgate.authorizers import token
+from lychgate.authorizers import lambda_, token
+from lychgate.authorizers.cache import AuthorizerCache
 from lychgate.config.model import REST, Api, LocalIdp, Method, Project, Stage
 from lychgate.config.references import MissingStageVariable, expand_stage_variables, lambda_function
 from lychgate.errors import ApiConfigurationError, Problem
@@ -37,6 +38,7 @@ class ApiRuntime:
     handlers: dict[int, IntegrationHandler]  # id(Method) -> its integration
     access_logs: dict[str, AccessLogWriter | None] = field(default_factory=dict)  # stage -> writer
     token_authorizers: dict[str, token.TokenAuthorizerSpec] = field(default_factory=dict)  # scheme name ->
+    lambda_authorizers: dict[str, lambda_.AuthorizerConfig] = field(default_factory=dict)  # scheme name ->
 
     @property
     def rest(self) -> bool:
@@ -65,6 +67,7 @@ class Gateway:
         self.local_idp = local_identity_provider(project.local_idp)
         self.jwks = JwksRegistry(self._jwks_locations())
         self.pool = UpstreamPool()
+        self.authorizer_cache = AuthorizerCache()
         self.functions = {name: LocalFunction(spec, self.function_arn(name))
                           for name, spec in project.functions.items()}
         self.apis = {api.id: self._compile(api, access_log) for api in project.apis}
@@ -77,7 +80,8 @@ class Gateway:
         for method in api.methods:
             if method.integration is not None:
                 handlers[id(method)] = self._integration(method)
-        runtime = ApiRuntime(api, Router(api.methods), handlers, token_authorizers=self._token_authorizers(api))
+        runtime = ApiRuntime(api, Router(api.methods), handlers, token_authorizers=self._token_authorizers(api),
+                             lambda_authorizers=self._lambda_authorizers(api))
         for stage in api.stages.values():
             settings = stage.access_log if access_log else None
             runtime.access_logs[stage.name] = AccessLogWriter.open(settings) if settings else None
@@ -103,6 +107,18 @@ class Gateway:
                 continue
             try:
                 out[name] = token.build(name, scheme, self.jwks, local)
+            except ValueError as exc:
+                self.problems.append(Problem(api.source.file, f"{api.schemes_pointer}/{name}", str(exc)))
+        return out
+
+    def _lambda_authorizers(self, api: Api) -> dict[str, lambda_.AuthorizerConfig]:
+        out = {}
+        for name, scheme in api.authorizers.items():
+            kind = str(scheme["x-amazon-apigateway-authorizer"].get("type", "")).lower()
+            if kind not in ("token", "request"):
+                continue
+            try:
+                out[name] = lambda_.parse_authorizer(name, scheme, protocol=api.protocol, functions=self.functions)
             except ValueError as exc:
                 self.problems.append(Problem(api.source.file, f"{api.schemes_pointer}/{name}", str(exc)))
         return out

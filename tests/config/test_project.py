@@ -150,16 +150,15 @@ def test_check_ok_exits_0_and_prints_warnings(tmp_path):
 
 
 def test_unenforced_authorization_is_reported(tmp_path):
-    doc = openapi({"/a": {"get": {**proxy_op("pets"), "security": [{"lambda": []}]}},
+    doc = openapi({"/a": {"get": {**proxy_op("pets"), "security": [{"api_key": []}]}},
                    "/b": {"get": {**proxy_op("pets"), "security": [{"sigv4": []}]}}},
                   components={"securitySchemes": {
-                      "lambda": {"type": "apiKey", "name": "Authorization", "in": "header",
-                                 "x-amazon-apigateway-authorizer": {"type": "token", "authorizerUri": lambda_uri("pets")}},
+                      "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
                       "sigv4": {"type": "apiKey", "name": "Authorization", "in": "header",
                                 "x-amazon-apigateway-authtype": "awsSigv4"}}})
     project = load_project(write_project(tmp_path, doc, config={"apis": [{"id": "a", "openapi": "openapi.yaml"}],
                                                                 "functions": {"pets": "h.py:handler"}},
                                          files={"h.py": HANDLER}))
     messages = {w.pointer: w.message for w in project.warnings}
-    assert "not enforced yet" in messages["/paths/~1a/get/security"]
+    assert "API keys are not enforced yet" in messages["/paths/~1a/get/security"]
     assert "declares no identities" in messages["/paths/~1b/get"]

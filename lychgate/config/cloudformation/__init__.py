@@ -41,6 +41,10 @@ UNSUPPORTED_WHY = {
     "AWS::Cognito::UserPoolClient": "user pool clients are not emulated",
     "AWS::ApiGateway::DomainName": "custom domains are not served: use the execute-api URLs",
     "AWS::ApiGateway::BasePathMapping": "custom domains are not served: use the execute-api URLs",
+    "AWS::ApiGatewayV2::DomainName": "custom domains are not served: use the execute-api URLs",
+    "AWS::ApiGatewayV2::ApiMapping": "custom domains are not served: use the execute-api URLs",
+    "AWS::Lambda::LayerVersion": "layers are not added to handlers' import path",
+    "AWS::Lambda::Url": "function URLs are not served",
 }
 
 

@@ -120,3 +120,17 @@ def new_document(title: str, protocol: str) -> dict:
     if protocol == "HTTP":
         doc["x-amazon-apigateway-importexport-version"] = "1.0"
     return doc
+
+
+def drop_none_requirements(doc: dict) -> None:
+    """SAM writes ``security: [{NONE: []}]`` for ``Authorizer: NONE``; AWS's import reads an undefined
+    ``NONE`` scheme as no authorization, so the requirement is removed (``security: []`` when empty)."""
+    found = (doc.get("components") or {}).get("securitySchemes") or doc.get("securityDefinitions") or {}
+    if "NONE" in found:
+        return
+    for item in (doc.get("paths") or {}).values():
+        for op in (item.values() if isinstance(item, dict) else ()):
+            security = op.get("security") if isinstance(op, dict) else None
+            if isinstance(security, list) and any(isinstance(r, dict) and "NONE" in r for r in security):
+                kept = [{k: v for k, v in r.items() if k != "NONE"} for r in security if isinstance(r, dict)]
+                op["security"] = [r for r in kept if r]

@@ -66,7 +66,7 @@ def _handler(stack: Stack, lid: str) -> str | None:
     handler = stack.prop(lid, "Handler")
     if folder is None:
         return None
-    if not isinstance(handler, str) or not re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*", handler):
+    if not isinstance(handler, str) or not re.fullmatch(r"[\w/.-]*\w\.[A-Za-z_]\w*", handler):
         stack.problems.expected(ptr + "/Handler", "a Python handler 'module.function'", handler)
         return None
     module, _, func = handler.rpartition(".")

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from lychgate.config.cloudformation.documents import (SIGV4_SCHEME, ApiOut, add_operation, body_document,
-                                                      new_document, schemes, stage_config)
+                                                      drop_none_requirements, new_document, schemes, stage_config)
 from lychgate.config.cloudformation.stack import HTTP_API, Stack
 from lychgate.config.source import pointer
 
@@ -46,6 +46,7 @@ def http_apis(stack: Stack) -> list[ApiOut]:
         _quick_create(stack, lid, doc)
         authorizers = _add_routes(stack, lid, doc)
         _cors(stack, lid, doc)
+        drop_none_requirements(doc)
         out.append(ApiOut(lid, stack.api_ids[lid], "HTTP", doc, _stages(stack, lid),
                           {name: alid for alid, name in authorizers.items()}))
     return out
@@ -61,7 +62,10 @@ def _quick_create(stack: Stack, lid: str, doc: dict) -> None:
     if not target:
         return
     route_key = str(stack.prop(lid, "RouteKey", "$default"))
-    integration = {"type": "aws_proxy", "httpMethod": "POST", "uri": target, "payloadFormatVersion": "2.0"}
+    if str(target).startswith(("http://", "https://")):
+        integration = {"type": "http_proxy", "httpMethod": "ANY", "uri": target, "payloadFormatVersion": "1.0"}
+    else:
+        integration = {"type": "aws_proxy", "httpMethod": "POST", "uri": target, "payloadFormatVersion": "2.0"}
     _add_route(doc, route_key, {"x-amazon-apigateway-integration": integration, "responses": {}})
 
 

@@ -79,7 +79,7 @@ class Resolver:
             try:
                 return self.value(node, ptr)
             except Unresolvable as exc:
-                self.problems.error(exc.pointer, f"cannot resolve {where(exc.pointer)}: {exc.reason}")
+                self._report(exc, ptr)
                 return None
         if isinstance(node, dict):
             items = ((k, self.resolve(v, ptr + pointer(k))) for k, v in node.items())
@@ -88,6 +88,11 @@ class Resolver:
             items = (self.resolve(v, f"{ptr}/{i}") for i, v in enumerate(node))
             return [v for v in items if v is not NO_VALUE]
         return node
+
+    def _report(self, exc: Unresolvable, ptr: str) -> None:
+        """The error sits on the property; a cause elsewhere (a condition, a mapping) is named too."""
+        elsewhere = "" if exc.pointer.startswith(ptr) else f" (at {exc.pointer})"
+        self.problems.error(ptr, f"cannot resolve {where(ptr)}: {exc.reason}{elsewhere}")
 
     def value(self, node: Any, ptr: str) -> Any:
         """The value with every intrinsic evaluated; raises Unresolvable."""

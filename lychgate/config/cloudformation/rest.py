@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from lychgate.config.cloudformation.documents import (API_KEY_SCHEME, SIGV4_SCHEME, ApiOut, add_operation,
-                                                      body_document, new_document, schemes, stage_config)
+                                                      body_document, drop_none_requirements, new_document, schemes, stage_config)
 from lychgate.config.cloudformation.stack import REST_API, ROOT_RESOURCE, Stack
 from lychgate.config.source import pointer
 
@@ -45,6 +45,7 @@ def rest_apis(stack: Stack) -> list[ApiOut]:
         _add_gateway_responses(stack, lid, doc)
         _apply_api_properties(stack, lid, doc)
         fill_token_identity_sources(doc)
+        drop_none_requirements(doc)
         out.append(ApiOut(lid, stack.api_ids[lid], "REST", doc, _stages(stack, lid),
                           {name: alid for alid, name in authorizers.items()}))
     return out

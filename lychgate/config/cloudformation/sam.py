@@ -45,12 +45,18 @@ def expand_sam(template: dict, *, base_dir: Path, parameters: dict[str, Any], re
 
 
 def _translate(template: dict, values: dict, region: str, problems: Problems) -> dict | None:
-    from samtranslator.model.exceptions import ExceptionWithMessage, InvalidDocumentException
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
+    try:  # imported here: a second or two, paid only by SAM templates
+        from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+        from samtranslator.model.exceptions import ExceptionWithMessage, InvalidDocumentException
+        from samtranslator.parser.parser import Parser
+        from samtranslator.translator.translator import Translator
+    except ImportError as exc:
+        problems.error("/Transform", f"SAM templates need AWS's translator: pip install aws-sam-translator ({exc})")
+        return None
 
     offline = SimpleNamespace(region_name=region)  # what the translator reads from a boto3 session
-    translator = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=offline)
+    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    translator = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=offline, metrics=metrics)
     try:
         return translator.translate(template, parameter_values=values, get_managed_policy_map=dict)
     except InvalidDocumentException as exc:
@@ -60,6 +66,8 @@ def _translate(template: dict, values: dict, region: str, problems: Problems) ->
         problems.error("", f"SAM: {exc.message}")
     except Exception as exc:  # noqa: BLE001 - the translator's own crashes, reported rather than raised
         problems.error("", f"SAM translation failed: {type(exc).__name__}: {exc}")
+    finally:
+        metrics.publish()  # to the dummy publisher: nothing leaves the machine
     return None
 
 

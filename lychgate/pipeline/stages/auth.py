@@ -8,7 +8,9 @@ API keys) fail closed with a 500 and are reported at start-up.
 
 from __future__ import annotations
 
-from lychgate.authorizers import iam, token
+from lychgate.authorizers import iam, lambda_, token
+from lychgate.pipeline.facts import invocation_facts
+from lychgate.pipeline.variables import context_value
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
 
@@ -24,6 +26,9 @@ async def authenticate(ctx: RequestContext) -> None:
         return
     if kind in ("COGNITO_USER_POOLS", "JWT"):
         await _authenticate_token(ctx)
+        return
+    if kind == "CUSTOM":
+        await _run_lambda_authorizer(ctx)
         return
     if kind != "AWS_IAM":
         raise AuthorizerConfigurationError(
@@ -52,6 +57,42 @@ async def _authenticate_token(ctx: RequestContext) -> None:
     ctx.authorizer = result.authorizer_context()
     ctx.authorizer_principal = result.principal_id
     ctx.trace.add("authenticate", "token accepted", result.reason)
+
+
+async def _run_lambda_authorizer(ctx: RequestContext) -> None:
+    """CUSTOM: the resource policy's explicit Deny first, then the Lambda authorizer (spec §1.3, §5)."""
+    name = ctx.route.method.authorizer
+    config = ctx.api.lambda_authorizers.get(name)
+    if config is None:
+        raise AuthorizerConfigurationError(detail=f"authorizer {name!r} could not be built", cause="authorizer_misconfigured")
+    policy = ctx.api.api.resource_policy
+    if policy is not None:
+        _resource_policy_after_authorizer(ctx, policy)  # the pre-authorizer pass: only an explicit Deny counts
+    gateway = ctx.gateway
+    invoke = lambda_.make_invoker(config, functions=gateway.functions, pool=gateway.pool,
+                                  stage_variables=ctx.stage.variables, request_id=ctx.request_id)
+    outcome = await lambda_.run_authorizer(config, facts=invocation_facts(ctx), method_arn=method_arn(ctx), invoke=invoke,
+                                           cache=gateway.authorizer_cache,
+                                           context_value=lambda key: context_value(ctx, key))
+    ctx.trace.add("authenticate", outcome.verdict, outcome.reason)
+    if not outcome.allowed and not _resource_policy_allows(ctx, outcome, policy):
+        error = outcome.error
+        error.cause = f"authorizer_{outcome.verdict}" + ("_cached" if outcome.cached else "")
+        error.detail = error.detail or outcome.reason
+        raise error
+    ctx.authorizer = outcome.event_authorizer()
+    ctx.authorizer_principal = outcome.principal_id
+    ctx.usage_identifier_key = outcome.usage_identifier_key
+
+
+def _resource_policy_allows(ctx: RequestContext, outcome, policy) -> bool:
+    """Table A: an authorizer policy that does not cover the call is saved by a resource policy Allow."""
+    if policy is None or outcome.policy is None or outcome.verdict != "implicitDeny":
+        return False
+    evaluation = iam.authorize_with_authorizer_policy(method_arn=method_arn(ctx), request=ctx.request,
+                                                     region=ctx.gateway.project.region,
+                                                     authorizer_policy=outcome.policy, resource_policy=policy)
+    return iam.is_allowed(evaluation)
 
 
 def authorize(ctx: RequestContext) -> None:
