@@ -33,6 +33,24 @@ def _load(path: str) -> Project:
     return project
 
 
+def _generate_keys_once(project: Project) -> None:
+    """With several workers on a shared store, generate declared keys' values before forking."""
+    import asyncio
+
+    from lychgate.store import open_store
+    from lychgate.usage import keys
+
+    async def generate() -> None:
+        store = open_store(project.state)
+        try:
+            _, _, generated = await keys.load(store, project.usage_plans, project.api_keys)
+        finally:
+            await store.close()
+        for name, value in generated:
+            click.echo(f"lychgate: API key {name!r} was generated; its value, shown only this once: {value}")
+    asyncio.run(generate())
+
+
 def _runtime_problems(project: Project) -> list[Problem]:
     """Definitions that load but cannot run (e.g. an authorizer missing its issuer)."""
     from lychgate.pipeline.runtime import Gateway
@@ -70,9 +88,16 @@ def main() -> None:
 def serve(path: str, host: str, port: int, workers: int, no_access_log: bool, explain_header: bool) -> None:
     """Serve the project at PATH (a folder with lychgate.yaml, or the file)."""
     from lychgate.server.admin import new_token
-    from lychgate.server.run import ServeOptions, bind, flush_ready, serve as run_server, urls
+    from lychgate.server.run import ServeOptions, bind, flush_ready, needs_shared_state, serve as run_server, urls
 
     project = _load(path)
+    if workers > 1 and project.state == "memory" and needs_shared_state(project):
+        error(f"--workers {workers} with `state: memory` would enforce API keys, throttles and quotas once per "
+              "worker, i.e. up to N times too loose", "use `state: sqlite:///state.db` or `state: redis://...`, "
+              "or --workers 1")
+        sys.exit(ExitStatus.CONFIG)
+    if workers > 1:
+        _generate_keys_once(project)
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -146,12 +171,14 @@ def explain(request_id: str, as_json: bool) -> None:
 @click.option("--access-key", help="Sign the request with this declared access key.")
 @click.option("--anonymous", is_flag=True, help="Send the request unsigned (the default).")
 @click.option("--header", "-H", "headers", multiple=True, help="A request header, NAME:VALUE (repeatable).")
+@click.option("--api-key", help="Send this x-api-key header.")
 @click.option("--data", default="", help="The request body.")
 @click.option("--source-ip", default="127.0.0.1", show_default=True, help="The caller's IP address (aws:SourceIp).")
 @click.option("--host", default="127.0.0.1:8080", show_default=True,
               help="The Host header (e.g. API.execute-api.localhost for host-style URLs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-def simulate(path, method, target, as_name, access_key, anonymous, headers, data, source_ip, host, as_json) -> None:
+def simulate(path, method, target, as_name, access_key, anonymous, headers, api_key, data, source_ip, host,
+             as_json) -> None:
     """Run a request through the gateway's pipeline offline, up to the integration.
 
     PATH is the project; then the METHOD and the request PATH exactly as a client sends it (with
@@ -163,7 +190,8 @@ def simulate(path, method, target, as_name, access_key, anonymous, headers, data
     project = _load(path)
     try:
         key = None if anonymous else sim.key_for(project, as_name, access_key)
-        request = sim.build_request(method, target, list(headers), data.encode(), source_ip, host)
+        extra = [f"x-api-key:{api_key}"] if api_key else []
+        request = sim.build_request(method, target, list(headers) + extra, data.encode(), source_ip, host)
     except sim.SimulateError as exc:
         error(str(exc))
         sys.exit(ExitStatus.CONFIG)
@@ -193,3 +221,11 @@ def token(path, sub, username, groups, scopes, client_id, token_use, ttl) -> Non
     use = token_use or ("access" if scopes else "id")
     click.echo(idp.mint(sub, username=username, groups=[g for g in groups.split(",") if g], scopes=scopes,
                         client_id=client_id, token_use=use, ttl=ttl))
+
+
+def _register_key_commands() -> None:
+    from lychgate.cli import keys
+    keys.register(main, _load)
+
+
+_register_key_commands()

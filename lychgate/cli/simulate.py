@@ -54,6 +54,13 @@ def build_request(method: str, target: str, headers: list[str], body: bytes, sou
     return Request(method.upper(), path or "/", query, pairs, body, source_ip, "1.1", time.time())
 
 
+async def _run(gateway: Gateway, ctx: RequestContext) -> None:
+    await gateway.load_keys()
+    # Up to the API-key check: throttles and quotas would spend real tokens of a shared store.
+    await build_pipeline(until="require_api_key").run(ctx)
+    await gateway.store.close()
+
+
 def simulate(project: Project, request: Request, key: AccessKey | None) -> dict:
     if key is not None:
         creds = key.credentials
@@ -65,7 +72,7 @@ def simulate(project: Project, request: Request, key: AccessKey | None) -> dict:
     try:
         ctx = RequestContext(gateway=gateway, request=request, request_id=str(uuid.uuid4()),
                              extended_request_id="simulated", started=time.perf_counter())
-        asyncio.run(build_pipeline(until="authorize").run(ctx))
+        asyncio.run(_run(gateway, ctx))
     finally:
         gateway.close()
     result = explanation(ctx)

@@ -103,10 +103,54 @@ class AccessLogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Throttle:
+    """Token-bucket limits: ``rate_limit`` requests/second, ``burst_limit`` tokens (spec §7)."""
+
+    rate_limit: float
+    burst_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    limit: int
+    period: str  # DAY, WEEK, MONTH
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Stage:
     name: str
     variables: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     access_log: AccessLogSettings | None = None
+    throttle: Throttle | None = None  # methodSettings "*/*": the stage default
+    method_throttle: Mapping[str, Throttle] = field(default_factory=lambda: EMPTY)  # "/pets/GET" -> limits
+
+
+@dataclass(frozen=True, slots=True)
+class ApiStage:
+    """A stage a usage plan covers, with per-method throttle overrides ("/pets/GET")."""
+
+    api_id: str
+    stage: str
+    method_throttle: Mapping[str, Throttle] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePlan:
+    name: str
+    api_stages: tuple[ApiStage, ...]
+    throttle: Throttle | None = None
+    quota: Quota | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyDeclaration:
+    """An API key declared in lychgate.yaml (``value`` None: generated and printed once)."""
+
+    name: str
+    value: str | None
+    enabled: bool
+    usage_plans: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +224,7 @@ class Project:
     warnings: tuple[Problem, ...] = ()
     identities: "IdentityStore | None" = None
     local_idp: LocalIdp | None = None
+    usage_plans: tuple[UsagePlan, ...] = ()
+    api_keys: tuple[ApiKeyDeclaration, ...] = ()
+    state: str = "memory"  # memory, sqlite:///path, redis://host:port/db
+    on_state_failure: str = "deny"  # deny (fail closed) or allow

@@ -187,7 +187,6 @@ def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
         problems.warning(op_ptr + pointer("x-amazon-apigateway-request-validator"),
                          "request validators are not yet enforced: requests are not validated")
     auth = _authorization(doc, op, schemes, op_ptr, problems)
-    _warn_unenforced(auth, op, op_ptr, problems)
     integration = _parse_integration(op.get("x-amazon-apigateway-integration"), protocol, file,
                                      op_ptr + pointer("x-amazon-apigateway-integration"), problems)
     return Method(
@@ -195,19 +194,6 @@ def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
         integration=integration, operation_id=op.get("operationId"),
         resource_id=resource_id(path), **auth,
     )
-
-
-UNENFORCED_AUTH: tuple[str, ...] = ()
-
-
-def _warn_unenforced(auth: dict, op: dict, op_ptr: str, problems: Problems) -> None:
-    """Authorization this version cannot enforce: said loudly; such requests fail closed (500)."""
-    ptr = op_ptr + "/security" if "security" in op else "/security"
-    if auth["authorization_type"] in UNENFORCED_AUTH:
-        problems.warning(ptr, f"authorization type {auth['authorization_type']} (authorizer {auth['authorizer']!r}) "
-                              "is not enforced yet: requests to this method fail closed with 500")
-    if auth["api_key_required"]:
-        problems.warning(ptr, "API keys are not enforced yet: requests to this method fail closed with 500")
 
 
 def resource_id(path: str) -> str:

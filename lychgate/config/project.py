@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lychgate.config.model import (HTTP, REST, AccessLogSettings, Api, FunctionSpec, Limits,
-                                   LocalIdp, Project, Stage)
+from lychgate.config.model import (HTTP, REST, AccessLogSettings, Api, ApiKeyDeclaration, ApiStage,
+                                   FunctionSpec, Limits, LocalIdp, Project, Quota, Stage, Throttle, UsagePlan)
 from lychgate.config.openapi import detect_protocol, parse_api
 from lychgate.config.references import check_references, lambda_function
 from lychgate.config.source import Problems, describe, load_document, pointer
@@ -28,11 +28,7 @@ from lychgate.iam import ApiScope, PolicyError, PolicySource, compile_policy
 PROJECT_FILES = ("lychgate.yaml", "lychgate.yml", "lychgate.json")
 
 #: Keys of later capabilities: accepted so a project can declare them, reported as not enforced.
-FUTURE_KEYS = {
-    "usage_plans": "usage plans are not enforced yet",
-    "api_keys": "API keys are not enforced yet: methods requiring one deny every request",
-    "state": "the state backend is not used yet",
-}
+FUTURE_KEYS: dict[str, str] = {}
 
 # AWS's console-suggested JSON access-log formats (spec §10).
 REST_LOG_FORMAT = ('{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId",'
@@ -56,9 +52,33 @@ class AccessLogConfig(_Strict):
     destination: str = "stdout"
 
 
+class ThrottleConfig(_Strict):
+    rate_limit: float = Field(ge=0)
+    burst_limit: int = Field(ge=0)
+
+
+class QuotaConfig(_Strict):
+    limit: int = Field(ge=0)
+    period: Literal["DAY", "WEEK", "MONTH"]
+    offset: int = Field(default=0, ge=0)
+
+
+METHOD_KEY = r"^(/[^ ]*|\*)/([A-Z]+|\*)$"
+
+
 class StageConfig(_Strict):
     variables: dict[str, str] = Field(default_factory=dict)
     access_log: AccessLogConfig | Literal[False] | None = None
+    throttle: ThrottleConfig | None = None
+    method_throttle: dict[str, ThrottleConfig] = Field(default_factory=dict)
+
+    @field_validator("method_throttle")
+    @classmethod
+    def _method_keys(cls, value: dict) -> dict:
+        for key in value:
+            if not re.fullmatch(METHOD_KEY, key):
+                raise ValueError(f"method key {key!r} must look like /pets/GET (resource path, then the method)")
+        return value
 
     @field_validator("variables", mode="before")
     @classmethod
@@ -145,6 +165,26 @@ class LocalIdpConfig(_Strict):
     client_id: str = "lychgate-local-client"
 
 
+class ApiStageConfig(_Strict):
+    api_id: str
+    stage: str
+    throttle: dict[str, ThrottleConfig] = Field(default_factory=dict)
+
+
+class UsagePlanConfig(_Strict):
+    name: str = Field(min_length=1)
+    api_stages: list[ApiStageConfig] = Field(default_factory=list)
+    throttle: ThrottleConfig | None = None
+    quota: QuotaConfig | None = None
+
+
+class ApiKeyConfig(_Strict):
+    name: str = Field(min_length=1, max_length=1024)
+    value: str | None = Field(default=None, min_length=20, max_length=128)
+    enabled: bool = True
+    usage_plans: list[str] = Field(default_factory=list)
+
+
 class ProjectConfig(_Strict):
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
@@ -153,9 +193,10 @@ class ProjectConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     identities: IdentitiesConfig | None = None
     local_idp: LocalIdpConfig | None = None
-    usage_plans: Any = None
-    api_keys: Any = None
-    state: Any = None
+    usage_plans: list[UsagePlanConfig] = Field(default_factory=list)
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
+    state: str = Field(default="memory", pattern=r"^(memory|sqlite:///.+|rediss?(\+cluster)?://.+)$")
+    on_state_failure: Literal["deny", "allow"] = "deny"
 
     @field_validator("functions", mode="before")
     @classmethod
@@ -191,9 +232,6 @@ def load_project(path: str | Path) -> Project:
     config = _validate(raw, problems)
     if config is None:
         raise ConfigError(problems.errors)
-    for key, message in FUTURE_KEYS.items():
-        if getattr(config, key) is not None:
-            problems.warning(pointer(key), message)
     apis, api_problems = _load_apis(config, root, file)
     functions = _functions(config, root)
     identities, identity_problems = load_identities(
@@ -201,9 +239,11 @@ def load_project(path: str | Path) -> Project:
         root=root, file=file, account_id=config.account_id)
     project = Project(root=root, file=file, region=config.region, account_id=config.account_id,
                       apis=tuple(apis), functions=functions, limits=_limits(config.limits), identities=identities,
-                      local_idp=_local_idp(config.local_idp, root))
+                      local_idp=_local_idp(config.local_idp, root), usage_plans=_usage_plans(config),
+                      api_keys=_api_keys(config), state=_state_url(config.state, root),
+                      on_state_failure=config.on_state_failure)
     all_problems = (problems.items + api_problems + identity_problems + check_references(project)
-                    + _iam_without_identities(project))
+                    + _iam_without_identities(project) + _usage_references(project))
     errors = [p for p in all_problems if p.severity == "error"]
     warnings = [p for p in all_problems if p.severity == "warning"]
     if errors:
@@ -282,7 +322,8 @@ def _stages(api_cfg: ApiConfig, protocol: str) -> MappingProxyType:
     declared = api_cfg.stages or {"$default" if protocol == HTTP else "prod": StageConfig()}
     return MappingProxyType({
         name: Stage(name=name, variables=MappingProxyType(dict(stage.variables)),
-                    access_log=_access_log(stage.access_log, protocol))
+                    access_log=_access_log(stage.access_log, protocol), throttle=_throttle(stage.throttle),
+                    method_throttle=_method_throttles(stage.method_throttle))
         for name, stage in declared.items()})
 
 
@@ -303,6 +344,53 @@ def _functions(config: ProjectConfig, root: Path) -> MappingProxyType:
         out[name] = FunctionSpec(name=name, handler=spec.handler, base_dir=root,
                                  timeout_s=spec.timeout, memory_mb=spec.memory)
     return MappingProxyType(out)
+
+
+def _throttle(cfg: ThrottleConfig | None) -> Throttle | None:
+    return Throttle(cfg.rate_limit, cfg.burst_limit) if cfg is not None else None
+
+
+def _method_throttles(cfg: dict[str, ThrottleConfig]) -> MappingProxyType:
+    return MappingProxyType({key: _throttle(value) for key, value in cfg.items()})
+
+
+def _usage_plans(config: ProjectConfig) -> tuple[UsagePlan, ...]:
+    return tuple(UsagePlan(
+        name=plan.name, throttle=_throttle(plan.throttle),
+        quota=Quota(plan.quota.limit, plan.quota.period, plan.quota.offset) if plan.quota else None,
+        api_stages=tuple(ApiStage(s.api_id, s.stage, _method_throttles(s.throttle)) for s in plan.api_stages))
+        for plan in config.usage_plans)
+
+
+def _api_keys(config: ProjectConfig) -> tuple[ApiKeyDeclaration, ...]:
+    return tuple(ApiKeyDeclaration(k.name, k.value, k.enabled, tuple(k.usage_plans)) for k in config.api_keys)
+
+
+def _state_url(url: str, root: Path) -> str:
+    """A relative sqlite path is relative to the project folder."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return f"sqlite:///{(root / url[len('sqlite:///'):]).resolve()}"
+    return url
+
+
+def _usage_references(project: Project) -> list[Problem]:
+    """Plans name existing API stages; keys name existing plans; names are unique."""
+    file, problems = str(project.file), []
+    stages = {(api.id, stage) for api in project.apis for stage in api.stages}
+    plans = [plan.name for plan in project.usage_plans]
+    for i, plan in enumerate(project.usage_plans):
+        if plans.count(plan.name) > 1:
+            problems.append(Problem(file, pointer("usage_plans", i, "name"), f"duplicate usage plan name {plan.name!r}"))
+        for j, api_stage in enumerate(plan.api_stages):
+            if (api_stage.api_id, api_stage.stage) not in stages:
+                problems.append(Problem(file, pointer("usage_plans", i, "api_stages", j),
+                                        f"no API {api_stage.api_id!r} with a stage {api_stage.stage!r}"))
+    for i, key in enumerate(project.api_keys):
+        for j, plan in enumerate(key.usage_plans):
+            if plan not in plans:
+                problems.append(Problem(file, pointer("api_keys", i, "usage_plans", j),
+                                        f"no usage plan named {plan!r} (plans: {', '.join(plans) or 'none'})"))
+    return problems
 
 
 def _local_idp(cfg: LocalIdpConfig | None, root: Path) -> LocalIdp | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lychgate.config.model import Stage
+from lychgate.config.model import Stage, UsagePlan
 from lychgate.errors import GatewayError
 from lychgate.messages import Request, Response
 from lychgate.routing import RouteMatch
@@ -18,6 +18,7 @@ from lychgate.trace import DecisionTrace
 if TYPE_CHECKING:
     from lychgate.authorizers.iam import Caller
     from lychgate.iam import Evaluation
+    from lychgate.usage.keys import ApiKey
     from lychgate.pipeline.runtime import ApiRuntime, Gateway
 
 
@@ -53,6 +54,12 @@ class RequestContext:
     """``$context.authorizer.principalId`` (set by ``authenticate``)."""
     usage_identifier_key: str | None = None
     """The API key a Lambda authorizer returned (``usageIdentifierKey``, set by ``authenticate``)."""
+    api_key: ApiKey | None = None
+    """The accepted API key (set by ``require_api_key``)."""
+    api_key_value: str | None = None
+    """Its value as presented, for ``requestContext.identity.apiKey`` (set by ``require_api_key``)."""
+    usage_plan: UsagePlan | None = None
+    """The usage plan of that key for this stage (set by ``require_api_key``)."""
     decision: Evaluation | None = None
     """The IAM decision for this call, when one was made (set by ``authorize``)."""
     response: Response | None = None

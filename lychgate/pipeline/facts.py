@@ -25,7 +25,7 @@ def invocation_facts(ctx: RequestContext) -> InvocationFacts:
         resource_path=method.resource_path, resource_id=method.resource_id, route_key=method.route_key,
         path=unquote(ctx.path), stage_path=stage_path, path_parameters=ctx.route.path_parameters,
         stage_variables=ctx.stage.variables, binary=is_binary(request.header("content-type"), api.binary_media_types),
-        identity=iam.identity_fields(ctx.caller),
+        identity={**iam.identity_fields(ctx.caller), **api_key_fields(ctx)},
         authorizer=authorizer_fields(ctx),
     )
 
@@ -45,3 +45,9 @@ def authorizer_fields(ctx: RequestContext) -> dict | None:
     if ctx.caller is not None and not ctx.api.rest:
         return {"iam": iam.iam_authorizer_fields(ctx.caller)}
     return None
+
+
+def api_key_fields(ctx: RequestContext) -> dict:
+    if ctx.api_key is None:
+        return {}
+    return {"apiKey": ctx.api_key_value, "apiKeyId": ctx.api_key.id}

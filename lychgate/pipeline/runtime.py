@@ -26,7 +26,11 @@ from lychgate.pipeline.explain import TraceRing
 from lychgate.routing import Router
 from lychgate.tokens import JwksRegistry
 from lychgate.tokens.idp import LocalIdentityProvider
+from lychgate.store import open_store
 from lychgate.upstream import UpstreamPool
+from lychgate.usage import keys as usage_keys
+from lychgate.usage.keys import KeyRegistry
+from lychgate.usage.throttle import Limiter
 
 EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9-]+)\.execute-api\.(?:(?P<region>[a-z0-9-]+)\.amazonaws\.com|localhost)$")
 
@@ -68,6 +72,9 @@ class Gateway:
         self.jwks = JwksRegistry(self._jwks_locations())
         self.pool = UpstreamPool()
         self.authorizer_cache = AuthorizerCache()
+        self.store = open_store(project.state)
+        self.limiter = Limiter(self.store)
+        self.keys = KeyRegistry({plan.name: plan for plan in project.usage_plans})
         self.functions = {name: LocalFunction(spec, self.function_arn(name))
                           for name, spec in project.functions.items()}
         self.apis = {api.id: self._compile(api, access_log) for api in project.apis}
@@ -133,6 +140,12 @@ class Gateway:
         named = lambda_function(config.uri)
         function = self.functions.get(named[0]) if named else None
         return FunctionIntegration(config, function) if function else _LateBoundFunction(config, self)
+
+    async def load_keys(self) -> list[tuple[str, str]]:
+        """API keys and plans from lychgate.yaml and the state store; returns generated (name, value)s."""
+        plans, keys, generated = await usage_keys.load(self.store, self.project.usage_plans, self.project.api_keys)
+        self.keys.replace(plans, keys)
+        return generated
 
     def resolve(self, host: str, raw_path: str) -> Resolved | None:
         """Which API and stage a request addresses: host style first, then path style."""

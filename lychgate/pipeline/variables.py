@@ -66,6 +66,8 @@ CONTEXT: dict[str, Callable[[RequestContext], object]] = {
     "identity.userArn": lambda c: c.caller.identity.arn if c.caller else None,
     "identity.accountId": lambda c: c.caller.identity.account if c.caller else None,
     "identity.accessKey": lambda c: c.caller.access_key_id if c.caller else None,
+    "identity.apiKey": lambda c: c.api_key_value,
+    "identity.apiKeyId": lambda c: c.api_key.id if c.api_key else None,
     "error.message": _error("message"),
     "error.messageString": _error("messageString"),
     "error.responseType": _error("responseType"),

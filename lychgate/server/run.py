@@ -71,6 +71,9 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     admin = AdminServer(gateway, options.admin_token, f"http://{host}:{port}")
     await admin.start()
     await _start_local_idp(gateway)
+    for name, value in await gateway.load_keys():
+        print(f"lychgate: API key {name!r} was generated; its value, shown only this once: {value}", flush=True)
+    refresher = loop.create_task(_refresh_keys(gateway)) if project.state != "memory" else None
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -87,10 +90,29 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
         if conn.transport is not None:
             conn.transport.close()
     admin.close()
+    if refresher is not None:
+        refresher.cancel()
+    await gateway.store.close()
     if gateway.local_idp is not None:
         await gateway.local_idp.stop()
     gateway.close()
     return 0
+
+
+async def _refresh_keys(gateway: Gateway, every_s: float = 2.0) -> None:
+    """Keys created, disabled or deleted with `lychgate keys` reach running gateways within seconds."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await gateway.load_keys()
+        except Exception as exc:  # the store is down: keep the keys we have, fail closed per request
+            LOG.warning("cannot refresh API keys from the state store: %s", exc)
+
+
+def needs_shared_state(project: Project) -> bool:
+    """Limits that N memory-state workers would each enforce on their own (N times too loose)."""
+    throttled = any(s.throttle or s.method_throttle for api in project.apis for s in api.stages.values())
+    return bool(project.usage_plans or project.api_keys or throttled)
 
 
 async def _start_local_idp(gateway: Gateway) -> None:

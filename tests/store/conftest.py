@@ -7,69 +7,14 @@ them (apt-get install redis-server), so a skip would hide a broken install.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import redis
 
+from helpers import RedisServer, binary, free_port
 from lychgate.store import open_store
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not found on PATH: the Redis store tests need a real Redis server "
-                    "(Debian/Ubuntu: apt-get install -y redis-server)", pytrace=False)
-    return path
-
-
-class RedisServer:
-    """One ``redis-server`` without persistence; ``stop()`` and ``start()`` keep the same port."""
-
-    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
-        self.port, self.workdir, self.extra = port or free_port(), workdir, extra
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> RedisServer:
-        cmd = [_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", *self.extra]
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with redis.Redis(port=self.port, socket_timeout=1, password=self._password()) as client:
-                    client.ping()
-                return self
-            except redis.ConnectionError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.02)
-        self.stop()
-        pytest.fail(f"redis-server on port {self.port} did not start ({' '.join(cmd)})", pytrace=False)
-
-    def _password(self) -> str | None:
-        return self.extra[self.extra.index("--requirepass") + 1] if "--requirepass" in self.extra else None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +34,7 @@ def redis_cluster(tmp_path_factory):
         for node in nodes:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in nodes]
-        made = subprocess.run([_binary("redis-cli"), "--cluster", "create", *addresses, "--cluster-replicas", "0",
+        made = subprocess.run([binary("redis-cli"), "--cluster", "create", *addresses, "--cluster-replicas", "0",
                                "--cluster-yes"], capture_output=True, text=True, timeout=30)
         if made.returncode != 0:
             pytest.fail(f"redis-cli --cluster create failed:\n{made.stdout}{made.stderr}", pytrace=False)

@@ -24,8 +24,8 @@ from lychgate.config.cloudformation.parameters import parameter_values, parse_pa
 from lychgate.config.cloudformation.permissions import check_permissions
 from lychgate.config.cloudformation.sam import expand_sam
 from lychgate.config.cloudformation.stack import Stack, stack_name as _stack_name
-from lychgate.config.cloudformation.template import (TEMPLATE_NAMES, check_resources, is_sam, load_template, read_file,
-                                                     serves_apis, transforms)
+from lychgate.config.cloudformation.template import (SAM_TRANSFORM, TEMPLATE_NAMES, check_resources, is_sam,
+                                                     load_template, read_file, serves_apis, transforms)
 from lychgate.config.source import Problems, pointer
 from lychgate.errors import Problem
 
@@ -155,7 +155,7 @@ def _project(problems: Problems, region: str, account_id: str) -> ConvertedProje
 
 def _check_transforms(template: dict, problems: Problems) -> None:
     for name in transforms(template):
-        if name != "AWS::Serverless-2016-10-31":
+        if name != SAM_TRANSFORM:
             problems.warning("/Transform", f"transform {name} is not applied locally: the template is read as written")
 
 
@@ -163,12 +163,9 @@ def _report_unsupported(stack: Stack) -> None:
     """One warning per resource type that is not served, listing its resources."""
     by_type: dict[str, list[str]] = defaultdict(list)
     for lid, resource in stack.active():
-        if resource["Type"] not in _CONSUMED:
+        if resource["Type"] not in CONSUMED:
             by_type[resource["Type"]].append(lid)
     for kind, lids in by_type.items():
         why = UNSUPPORTED_WHY.get(kind, "not supported by lychgate")
         stack.problems.warning(pointer("Resources", lids[0]), f"resource type {kind} ({why}): ignored: "
                                                               f"{', '.join(lids)}")
-
-
-_CONSUMED = CONSUMED | {"AWS::IAM::AccessKey"}  # AccessKey is reported by the IAM reader itself

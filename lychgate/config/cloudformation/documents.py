@@ -134,3 +134,19 @@ def drop_none_requirements(doc: dict) -> None:
             if isinstance(security, list) and any(isinstance(r, dict) and "NONE" in r for r in security):
                 kept = [{k: v for k, v in r.items() if k != "NONE"} for r in security if isinstance(r, dict)]
                 op["security"] = [r for r in kept if r]
+
+
+def throttle_config(raw: Any, rate: str = "RateLimit", burst: str = "BurstLimit") -> dict:
+    """``{RateLimit, BurstLimit}`` (or a stage's ``Throttling*`` keys) -> ``{rate_limit, burst_limit}``."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for key, name, kind in ((rate, "rate_limit", float), (burst, "burst_limit", int)):
+        if raw.get(key) is not None:
+            try:
+                out[name] = kind(raw[key])
+            except (TypeError, ValueError):
+                out[name] = raw[key]  # left for the loader to report with its pointer
+    if "rate_limit" in out and float(out["rate_limit"]).is_integer():
+        out["rate_limit"] = int(out["rate_limit"])
+    return out

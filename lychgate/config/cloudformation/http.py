@@ -14,12 +14,14 @@ import re
 from typing import Any
 
 from lychgate.config.cloudformation.documents import (SIGV4_SCHEME, ApiOut, add_operation, body_document,
-                                                      drop_none_requirements, new_document, schemes, stage_config)
+                                                      drop_none_requirements, new_document, schemes, stage_config,
+                                                      throttle_config)
 from lychgate.config.cloudformation.stack import HTTP_API, Stack
 from lychgate.config.source import pointer
 
 P = "AWS::ApiGatewayV2::"
-ROUTE, INTEGRATION, AUTHORIZER, STAGE, DEPLOYMENT = (P + k for k in ("Route", "Integration", "Authorizer", "Stage", "Deployment"))
+ROUTE, INTEGRATION, AUTHORIZER = P + "Route", P + "Integration", P + "Authorizer"
+STAGE, DEPLOYMENT = P + "Stage", P + "Deployment"
 CONSUMED = {HTTP_API, ROUTE, INTEGRATION, AUTHORIZER, STAGE, DEPLOYMENT}
 CORS_KEYS = {"AllowOrigins": "allowOrigins", "AllowCredentials": "allowCredentials", "ExposeHeaders": "exposeHeaders",
              "MaxAge": "maxAge", "AllowMethods": "allowMethods", "AllowHeaders": "allowHeaders"}
@@ -121,7 +123,8 @@ def _add_authorizer(stack: Stack, alid: str, doc: dict) -> str:
     name = str(stack.prop(alid, "Name") or alid)
     kind = str(stack.prop(alid, "AuthorizerType", "")).upper()
     identity = stack.prop(alid, "IdentitySource") or []
-    auth: dict[str, Any] = {"type": kind.lower(), "identitySource": ", ".join(identity) if isinstance(identity, list) else identity}
+    sources = ", ".join(identity) if isinstance(identity, list) else identity
+    auth: dict[str, Any] = {"type": kind.lower(), "identitySource": sources}
     if kind == "JWT":
         jwt = stack.prop(alid, "JwtConfiguration") or {}
         auth["jwtConfiguration"] = {"issuer": jwt.get("Issuer"), "audience": jwt.get("Audience") or []}
@@ -166,10 +169,27 @@ def _stages(stack: Stack, api_lid: str) -> dict[str, dict]:
     stages = {}
     for slid in _members(stack, STAGE, api_lid):
         log = stack.prop(slid, "AccessLogSettings") or {}
-        stages[str(stack.prop(slid, "StageName"))] = stage_config(stack.prop(slid, "StageVariables"), log.get("Format"))
+        stage = stage_config(stack.prop(slid, "StageVariables"), log.get("Format"))
+        _route_settings(stack, slid, stage)
+        stages[str(stack.prop(slid, "StageName"))] = stage
     if not stages and stack.prop(api_lid, "Target"):
         stages["$default"] = stage_config(None, None)  # quick create makes the $default stage
     if not stages:
         stack.problems.warning(pointer("Resources", api_lid), f"HTTP API {api_lid} has no AWS::ApiGatewayV2::Stage: "
                                                              "served on stage '$default'")
     return stages
+
+
+def _route_settings(stack: Stack, slid: str, stage: dict) -> None:
+    """Stage throttles: ``DefaultRouteSettings``, and ``RouteSettings`` by route key as ``/path/METHOD``."""
+    default = throttle_config(stack.prop(slid, "DefaultRouteSettings"), "ThrottlingRateLimit", "ThrottlingBurstLimit")
+    if default:
+        stage["throttle"] = default
+    for route_key, settings in (stack.prop(slid, "RouteSettings") or {}).items():
+        limits = throttle_config(settings, "ThrottlingRateLimit", "ThrottlingBurstLimit")
+        method, _, path = str(route_key).partition(" ")
+        if limits and path.startswith("/"):
+            stage.setdefault("method_throttle", {})[f"{path}/{method.upper()}"] = limits
+        elif limits:
+            stack.problems.warning(pointer("Resources", slid, "Properties", "RouteSettings", route_key),
+                                   f"throttling of route {route_key} is not carried over (only 'METHOD /path' routes)")

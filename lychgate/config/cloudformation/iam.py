@@ -20,7 +20,8 @@ from lychgate.config.source import pointer
 P = "AWS::IAM::"
 USER, ROLE, GROUP, POLICY, MANAGED, ADDITION = (P + k for k in ("User", "Role", "Group", "Policy", "ManagedPolicy",
                                                                 "UserToGroupAddition"))
-CONSUMED = {USER, ROLE, GROUP, POLICY, MANAGED, ADDITION}
+ACCESS_KEY = P + "AccessKey"
+CONSUMED = {USER, ROLE, GROUP, POLICY, MANAGED, ADDITION, ACCESS_KEY}  # access keys: reported here
 DETAILS_DOCUMENT = "iam/authorization-details.json"
 _ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
 #: AWS-managed policies SAM attaches by default or that grant execute-api, with their documents.
@@ -42,7 +43,7 @@ def identities(stack: Stack) -> tuple[dict | None, dict | None]:
     managed = _managed_policies(stack)
     users = [_user(stack, lid, managed) for lid, _ in stack.active(USER)]
     roles = [_role(stack, lid, managed) for lid, _ in stack.active(ROLE)]
-    for lid, _ in stack.active(P + "AccessKey"):
+    for lid, _ in stack.active(ACCESS_KEY):
         stack.problems.warning(pointer("Resources", lid), "the secret of an AWS::IAM::AccessKey exists only in AWS: "
                                                           "declare a key for local use under identities.access_keys")
     if not users and not roles:
@@ -70,13 +71,17 @@ def _document(stack: Stack, value: Any, ptr: str) -> dict | None:
     return value
 
 
+def _policy_document(stack: Stack, lid: str) -> dict | None:
+    return _document(stack, stack.prop(lid, "PolicyDocument"), pointer("Resources", lid, "Properties", "PolicyDocument"))
+
+
 def _managed_policies(stack: Stack) -> dict[str, dict]:
     """Managed policy ARN -> {name, document, users, groups, roles}: the template's and bundled AWS ones."""
     out = {arn: {"name": arn.rsplit("/", 1)[-1], "document": {"Version": "2012-10-17", "Statement": statements},
                  "users": [], "groups": [], "roles": []} for arn, statements in AWS_MANAGED.items()}
     for lid, _ in stack.active(MANAGED):
         arn = f"arn:{stack.partition}:iam::{stack.account_id}:policy/{stack.named(lid)}"
-        document = _document(stack, stack.prop(lid, "PolicyDocument"), pointer("Resources", lid, "Properties", "PolicyDocument"))
+        document = _policy_document(stack, lid)
         out[arn] = {"name": arn.rsplit("/", 1)[-1], "document": document or {}, "users": stack.prop(lid, "Users") or [],
                     "groups": stack.prop(lid, "Groups") or [], "roles": stack.prop(lid, "Roles") or []}
     return out
@@ -106,7 +111,7 @@ def _inline(stack: Stack, lid: str, kind: str, name: str) -> list[tuple[str, dic
             out.append((str(item.get("PolicyName") or f"inline-{i}"), doc))
     for plid, _ in stack.active(POLICY):
         if name in (stack.prop(plid, kind) or []):
-            doc = _document(stack, stack.prop(plid, "PolicyDocument"), pointer("Resources", plid, "Properties", "PolicyDocument"))
+            doc = _policy_document(stack, plid)
             if doc is not None:
                 out.append((str(stack.prop(plid, "PolicyName") or plid), doc))
     return out

@@ -16,7 +16,8 @@ import re
 from typing import Any
 
 from lychgate.config.cloudformation.documents import (API_KEY_SCHEME, SIGV4_SCHEME, ApiOut, add_operation,
-                                                      body_document, drop_none_requirements, new_document, schemes, stage_config)
+                                                      body_document, drop_none_requirements, new_document, schemes, stage_config,
+                                                      throttle_config)
 from lychgate.config.cloudformation.stack import REST_API, ROOT_RESOURCE, Stack
 from lychgate.config.source import pointer
 
@@ -316,17 +317,43 @@ def _stages(stack: Stack, api_lid: str) -> dict[str, dict]:
     stages = {}
     for slid in _members(stack, STAGE, api_lid):
         log = stack.prop(slid, "AccessLogSetting") or {}
-        stages[str(stack.prop(slid, "StageName"))] = stage_config(stack.prop(slid, "Variables"), log.get("Format"))
-        if stack.prop(slid, "MethodSettings"):
-            stack.problems.warning(pointer("Resources", slid, "Properties", "MethodSettings"),
-                                   "MethodSettings (per-method throttling, caching, logging) are not applied")
+        stage = stage_config(stack.prop(slid, "Variables"), log.get("Format"))
+        _method_settings(stack, slid, "MethodSettings", stack.prop(slid, "MethodSettings"), stage)
+        stages[str(stack.prop(slid, "StageName"))] = stage
     for dlid in _members(stack, DEPLOYMENT, api_lid):
         name = stack.prop(dlid, "StageName")
         if name and str(name) not in stages:
             description = stack.prop(dlid, "StageDescription") or {}
-            log = description.get("AccessLogSetting") or {}
-            stages[str(name)] = stage_config(description.get("Variables"), log.get("Format"))
+            stage = stage_config(description.get("Variables"), (description.get("AccessLogSetting") or {}).get("Format"))
+            default = throttle_config(description, "ThrottlingRateLimit", "ThrottlingBurstLimit")
+            if default:
+                stage["throttle"] = default
+            _method_settings(stack, dlid, "StageDescription/MethodSettings", description.get("MethodSettings"), stage)
+            stages[str(name)] = stage
     if not stages:
         stack.problems.warning(pointer("Resources", api_lid), f"REST API {api_lid} has no stage (no "
                                "AWS::ApiGateway::Stage and no Deployment StageName): served on stage 'prod'")
     return stages
+
+
+def _method_settings(stack: Stack, lid: str, where: str, settings: Any, stage: dict) -> None:
+    """``MethodSettings`` throttles: ``/*`` + ``*`` is the stage default, others ``/path/METHOD``."""
+    for i, setting in enumerate(settings if isinstance(settings, list) else []):
+        if not isinstance(setting, dict):
+            continue
+        path = _settings_path(str(setting.get("ResourcePath", "/*")))
+        method = str(setting.get("HttpMethod", "*")).upper()
+        limits = throttle_config(setting, "ThrottlingRateLimit", "ThrottlingBurstLimit")
+        if limits and path == "*" and method == "*":
+            stage["throttle"] = limits
+        elif limits:
+            stage.setdefault("method_throttle", {})[f"{path}/{method}"] = limits
+        if setting.get("CachingEnabled") in (True, "true"):
+            stack.problems.warning(f"/Resources/{lid}/Properties/{where}/{i}/CachingEnabled",
+                                   "API caching is not applied: every request reaches the integration")
+
+
+def _settings_path(encoded: str) -> str:
+    """CloudFormation's ``/~1pets~1{id}`` -> ``/pets/{id}``; ``/`` is the root, ``/*`` every resource."""
+    path = (encoded[1:] if encoded.startswith("/") else encoded).replace("~1", "/")
+    return "*" if path == "*" else "/" + path.lstrip("/")

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, unquote
 
-from lychgate.config.cloudformation.template import SAM_TRANSFORM, read_file
+from lychgate.config.cloudformation.template import read_file
 from lychgate.config.source import Problems, pointer
 
 LOCAL_BUCKET = "lychgate-local-code"
@@ -174,6 +174,3 @@ def _check_resource_policies(template: dict, problems: Problems) -> None:
             problems.warning(pointer("Resources", lid, "Properties", "Auth", "ResourcePolicy", key),
                              f"unknown ResourcePolicy key {key!r}: SAM ignores it "
                              f"(known: {', '.join(sorted(RESOURCE_POLICY_KEYS))})")
-
-
-__all__ = ["SAM_TRANSFORM", "expand_sam", "include_location", "local_code"]

@@ -18,9 +18,6 @@ from lychgate.pipeline.context import RequestContext
 async def authenticate(ctx: RequestContext) -> None:
     method = ctx.route.method
     kind = method.authorization_type
-    if method.api_key_required:
-        raise AuthorizerConfigurationError(detail="API keys are not supported by this version of lychgate: failing closed",
-                                           cause="unsupported_authorization")
     if kind == "NONE":
         ctx.trace.add("authenticate", "anonymous", "the method's authorization type is NONE")
         return

@@ -124,7 +124,9 @@ def test_a_missing_invoke_permission_is_reported_per_use(tmp_path):
 def test_http_api_is_synthesised_from_routes(mixed):
     assert not mixed.errors
     apis = {api["id"]: api for api in mixed.config["apis"]}
-    assert apis["httpapi"]["stages"] == {"$default": {"variables": {"env": "dev"}}}
+    assert apis["httpapi"]["stages"] == {"$default": {
+        "variables": {"env": "dev"}, "throttle": {"rate_limit": 100, "burst_limit": 50},
+        "method_throttle": {"/items/GET": {"rate_limit": 10, "burst_limit": 5}}}}
     doc = mixed.documents["apis/httpapi.json"]
     assert doc["x-amazon-apigateway-importexport-version"] == "1.0"
     assert doc["x-amazon-apigateway-cors"] == {"allowOrigins": ["*"], "allowMethods": ["GET"], "maxAge": 300}
@@ -163,7 +165,9 @@ def test_rest_api_body_from_a_local_file_with_policy_and_stage(mixed):
     assert doc["x-amazon-apigateway-policy"]["Statement"][0]["Resource"] == "execute-api:/*"
     stages = {api["id"]: api["stages"] for api in mixed.config["apis"]}["docsapi"]
     assert stages == {"dev": {"variables": {"greeting": "hello"},
-                              "access_log": {"format": "$context.requestId $context.status"}}}
+                              "access_log": {"format": "$context.requestId $context.status"},
+                              "throttle": {"rate_limit": 50, "burst_limit": 20},  # MethodSettings /* *
+                              "method_throttle": {"/hello/GET": {"rate_limit": 5, "burst_limit": 1}}}}
 
 
 def test_functions_from_local_code_paths(mixed):
@@ -175,7 +179,9 @@ def test_functions_from_local_code_paths(mixed):
 
 def test_usage_plans_and_api_keys(mixed):
     assert mixed.config["usage_plans"] == [{
-        "name": "docs-basic", "api_stages": [{"api_id": "docsapi", "stage": "dev"}],
+        "name": "docs-basic",
+        "api_stages": [{"api_id": "docsapi", "stage": "dev",
+                        "throttle": {"/hello/GET": {"rate_limit": 1, "burst_limit": 1}}}],
         "throttle": {"rate_limit": 5, "burst_limit": 2}, "quota": {"limit": 100, "period": "WEEK", "offset": 1}}]
     assert mixed.config["api_keys"] == [
         {"name": "partner", "value": "partner-key-0123456789abcdef", "usage_plans": ["docs-basic"]}]

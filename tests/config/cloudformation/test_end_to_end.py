@@ -146,3 +146,19 @@ def test_documents_are_json_the_loader_reads(materialize):
     for api in config["apis"]:
         assert json.loads((folder / api["openapi"]).read_text())["paths"]
     assert load_project(folder).apis
+
+
+def test_template_authorizers_answer_as_aws_does(serve, materialize):
+    sam = serve(materialize(convert_template(TEMPLATES / "sam-rest" / "template.yaml"), TEMPLATES / "sam-rest", "sam"))
+    ok = requests.get(sam.url + "/prod/pets", headers={"Authorization": "Bearer abc"}, timeout=10)
+    assert ok.status_code == 200 and ok.json()["resource"] == "/pets"
+    for headers in ({"Authorization": "not-a-bearer"}, {}):  # ValidationExpression mismatch; no identity source
+        refused = requests.get(sam.url + "/prod/pets", headers=headers, timeout=10)
+        assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
+    cdk = serve(materialize(convert_template(TEMPLATES / "cdk-rest" / "PetsStack.template.json"),
+                            TEMPLATES / "cdk-rest", "cdk"))
+    refused = requests.get(cdk.url + "/prod/pets", headers={"Authorization": "token"}, timeout=10)
+    assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})  # the function raised it
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"  # the template's DEFAULT_4XX gateway response
+    mock = requests.get(cdk.url + "/prod/", timeout=10)
+    assert (mock.status_code, mock.json()) == (200, {"ok": True})

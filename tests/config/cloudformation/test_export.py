@@ -52,8 +52,10 @@ def test_petstore_round_trips(tmp_path):
     assert shape(again) == shape(api)
     assert doc["servers"] == [{"url": "https://petstore.execute-api.us-east-1.amazonaws.com/{basePath}",
                                "variables": {"basePath": {"default": "/prod"}}}]
-    assert doc["components"]["securitySchemes"] == {"sigv4": {
-        "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}}
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["sigv4"] == {
+        "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
+    assert {"sigv4", *api.authorizers} <= set(schemes)
     op = doc["paths"]["/pets/{petId}"]["get"]
     assert op["parameters"] == [{"name": "petId", "in": "path", "required": True, "schema": {"type": "string"}}]
     assert op["x-amazon-apigateway-integration"] == {
