@@ -149,7 +149,7 @@ def test_check_ok_exits_0_and_prints_warnings(tmp_path):
     assert "openapi.yaml#/x-amazon-apigateway-strange: warning: unknown extension" in result.stderr
 
 
-def test_unenforced_authorization_is_reported(tmp_path):
+def test_iam_without_identities_is_reported(tmp_path):
     doc = openapi({"/a": {"get": {**proxy_op("pets"), "security": [{"api_key": []}]}},
                    "/b": {"get": {**proxy_op("pets"), "security": [{"sigv4": []}]}}},
                   components={"securitySchemes": {
@@ -160,5 +160,5 @@ def test_unenforced_authorization_is_reported(tmp_path):
                                                                 "functions": {"pets": "h.py:handler"}},
                                          files={"h.py": HANDLER}))
     messages = {w.pointer: w.message for w in project.warnings}
-    assert "API keys are not enforced yet" in messages["/paths/~1a/get/security"]
+    assert "/paths/~1a/get/security" not in messages  # API keys are enforced
     assert "declares no identities" in messages["/paths/~1b/get"]

@@ -1,25 +1,20 @@
-"""Fixtures for the template converter: the fixture templates, and a converted project on disk."""
+"""Fixtures for the template converter: a converted project written to disk, and loaded by the real loader."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from lychgate.config.cloudformation import ConvertedProject
 from lychgate.config.project import load_project
 
+
 def write_converted(converted: ConvertedProject, folder: Path, source: Path) -> Path:
     """A lychgate project folder: the template's folder (its code) + lychgate.yaml + the documents."""
     shutil.copytree(source, folder, dirs_exist_ok=True)
-    (folder / "lychgate.yaml").write_text(yaml.safe_dump(converted.config, sort_keys=False))
-    for name, document in converted.documents.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=1))
+    converted.write(folder)
     return folder
 
 

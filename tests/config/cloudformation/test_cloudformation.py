@@ -286,17 +286,19 @@ def test_malformed_templates_are_errors(tmp_path, text, pointer, message):
     assert any(p.pointer == pointer and message in p.message for p in project.errors), project.problems
 
 
-def test_an_s3_body_cannot_be_read_and_says_so(tmp_path):
-    (tmp_path / "template.yaml").write_text("""
+@pytest.mark.parametrize("location, uri", [("{Bucket: my-bucket, Key: api.yaml}", "s3://my-bucket/api.yaml"),
+                                           ("s3://my-bucket/api.yaml", "s3://my-bucket/api.yaml")])
+def test_an_s3_body_cannot_be_read_and_says_so(tmp_path, location, uri):
+    (tmp_path / "template.yaml").write_text(f"""
 Resources:
   Api:
     Type: AWS::ApiGateway::RestApi
     Properties:
-      BodyS3Location: {Bucket: my-bucket, Key: api.yaml}
+      BodyS3Location: {location}
 """)
     [error] = convert_template(tmp_path / "template.yaml").errors[:1]
     assert error.pointer == "/Resources/Api/Properties/BodyS3Location"
-    assert error.message.startswith("s3://my-bucket/api.yaml cannot be read locally")
+    assert error.message.startswith(f"{uri} cannot be read locally")
 
 
 def test_a_file_uri_body_and_an_inline_json_string_body(tmp_path):
