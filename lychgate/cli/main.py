@@ -5,20 +5,26 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 
 from lychgate.cli.output import ExitStatus, error, print_problems
 from lychgate.config.model import Project
+from lychgate.config.cloudformation import parse_parameter_overrides
 from lychgate.config.project import load_project
 from lychgate.errors import ConfigError, Problem
 from lychgate.functions.invoke import FunctionLoadError, load_handler
 
 
-def _load(path: str) -> Project:
+def _load(path: str, parameter_overrides: tuple[str, ...] = (), env_vars: str | None = None) -> Project:
     """Load a project and import its handlers; on problems print them all and exit 2."""
     try:
-        project = load_project(path)
+        overrides = parse_parameter_overrides(list(parameter_overrides)) if parameter_overrides else None
+        project = load_project(path, parameter_overrides=overrides, env_vars_file=Path(env_vars) if env_vars else None)
+    except ValueError as exc:
+        error(f"--parameter-overrides: {exc}", "use Key=Value or ParameterKey=K,ParameterValue=V")
+        sys.exit(ExitStatus.CONFIG)
     except ConfigError as exc:
         print_problems(exc.problems)
         errors = sum(p.severity == "error" for p in exc.problems)
@@ -77,20 +83,36 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+TEMPLATE_OPTIONS = (
+    click.option("--parameter-overrides", "parameter_overrides", multiple=True,
+                 help="SAM/CloudFormation parameters: Key=Value (repeatable), as `sam` accepts them."),
+    click.option("--env-vars", type=click.Path(exists=True, dir_okay=False),
+                 help="A JSON file of function environment variables, as `sam local --env-vars` takes it."),
+)
+
+
+def template_options(command):
+    for option in reversed(TEMPLATE_OPTIONS):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
+@template_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on (0: any free port).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--no-access-log", is_flag=True, help="Do not write access-log lines.")
 @click.option("--explain", "explain_header", is_flag=True,
               help="Dev switch: add an x-lychgate-explain header with the cause to every refused request.")
-def serve(path: str, host: str, port: int, workers: int, no_access_log: bool, explain_header: bool) -> None:
-    """Serve the project at PATH (a folder with lychgate.yaml, or the file)."""
+def serve(path: str, parameter_overrides, env_vars, host: str, port: int, workers: int, no_access_log: bool,
+          explain_header: bool) -> None:
+    """Serve the project at PATH: a folder with lychgate.yaml or a SAM/CloudFormation template, or the file."""
     from lychgate.server.admin import new_token
     from lychgate.server.run import ServeOptions, bind, flush_ready, needs_shared_state, serve as run_server, urls
 
-    project = _load(path)
+    project = _load(path, parameter_overrides, env_vars)
     if workers > 1 and project.state == "memory" and needs_shared_state(project):
         error(f"--workers {workers} with `state: memory` would enforce API keys, throttles and quotas once per "
               "worker, i.e. up to N times too loose", "use `state: sqlite:///state.db` or `state: redis://...`, "
@@ -116,9 +138,10 @@ def serve(path: str, host: str, port: int, workers: int, no_access_log: bool, ex
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
-def check(path: str) -> None:
+@template_options
+def check(path: str, parameter_overrides, env_vars) -> None:
     """Validate the project at PATH; exit 0 if it can be served, 2 with every problem listed."""
-    project = _load(path)
+    project = _load(path, parameter_overrides, env_vars)
     apis = ", ".join(f"{api.id} ({api.protocol}, {len(api.methods)} routes)" for api in project.apis)
     click.echo(f"lychgate: {project.file}: OK: {apis}; {len(project.warnings)} warning(s)")
 
@@ -229,3 +252,22 @@ def _register_key_commands() -> None:
 
 
 _register_key_commands()
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@template_options
+@click.option("--api", "api_id", help="The API to export (default: the project's only API).")
+@click.option("--stage", required=True, help="The stage whose URL the document's servers name.")
+def export(path, parameter_overrides, env_vars, api_id, stage) -> None:
+    """Print the effective API as OpenAPI 3.0 with x-amazon-apigateway-* extensions (like get-export)."""
+    from lychgate.config.cloudformation.export import export_openapi
+
+    project = _load(path, parameter_overrides, env_vars)
+    apis = [a for a in project.apis if api_id in (None, a.id)]
+    if len(apis) != 1 or stage not in apis[0].stages:
+        names = ", ".join(f"{a.id} (stages {', '.join(a.stages)})" for a in project.apis)
+        error(f"choose one API and one of its stages with --api and --stage; the project has: {names}")
+        sys.exit(ExitStatus.CONFIG)
+    click.echo(json.dumps(export_openapi(apis[0], stage, region=project.region, account_id=project.account_id),
+                          indent=2, ensure_ascii=False))

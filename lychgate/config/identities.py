@@ -108,7 +108,8 @@ class _Compiler:
             return None
 
 
-def load_identities(raw: Mapping | None, *, root: Path, file: Path, account_id: str) -> tuple[IdentityStore, list]:
+def load_identities(raw: Mapping | None, *, root: Path, file: Path, account_id: str,
+                    documents: Mapping[str, Any] | None = None) -> tuple[IdentityStore, list]:
     """Identities from the ``identities`` section of ``lychgate.yaml``; returns (store, problems)."""
     store = IdentityStore()
     if not raw:
@@ -118,7 +119,8 @@ def load_identities(raw: Mapping | None, *, root: Path, file: Path, account_id: 
     roles: dict[str, dict] = {}
     all_problems = []
     if raw.get("authorization_details"):
-        dump_problems, users, roles = _load_dump(root / raw["authorization_details"])
+        name = raw["authorization_details"]
+        dump_problems, users, roles = _load_dump(root / name, (documents or {}).get(name))
         principals.update(users)
         all_problems += dump_problems
     quick = _quick_start_users(raw.get("users") or [], account_id, problems)
@@ -202,9 +204,9 @@ def _epoch(value: Any) -> float | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-def _load_dump(path: Path) -> tuple[list, dict[str, Identity], dict[str, dict]]:
-    """Users (by name) and roles (by name) of an authorization-details dump."""
-    doc = load_document(path, str(path))
+def _load_dump(path: Path, doc: Any = None) -> tuple[list, dict[str, Identity], dict[str, dict]]:
+    """Users (by name) and roles (by name) of an authorization-details dump (read from ``path`` unless given)."""
+    doc = load_document(path, str(path)) if doc is None else doc
     problems = Problems(path)
     if not isinstance(doc, dict):
         problems.expected("", "the JSON printed by `aws iam get-account-authorization-details`", doc)

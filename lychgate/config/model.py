@@ -182,6 +182,7 @@ class FunctionSpec:
     base_dir: Path
     timeout_s: float | None = None  # None: only the integration timeout applies
     memory_mb: int = 128
+    environment: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # set before the handler is imported
 
 
 @dataclass(frozen=True, slots=True)

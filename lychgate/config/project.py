@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -21,6 +21,7 @@ from lychgate.config.model import (HTTP, REST, AccessLogSettings, Api, ApiKeyDec
 from lychgate.config.openapi import detect_protocol, parse_api
 from lychgate.config.references import check_references, lambda_function
 from lychgate.config.source import Problems, describe, load_document, pointer
+from lychgate.config.cloudformation import convert_template, find_template, is_template
 from lychgate.config.identities import load_identities
 from lychgate.errors import ConfigError, Problem
 from lychgate.iam import ApiScope, PolicyError, PolicySource, compile_policy
@@ -109,6 +110,7 @@ class FunctionConfig(_Strict):
     handler: str = Field(pattern=r"^[^:]+:[A-Za-z_][A-Za-z0-9_.]*$")
     timeout: float | None = Field(default=None, gt=0, le=900)
     memory: int = Field(default=128, ge=128, le=10240)
+    environment: dict[str, str] = Field(default_factory=dict)
 
 
 DEFAULT_LIMITS = Limits()
@@ -223,27 +225,53 @@ def find_project_file(path: Path) -> Path:
     raise ConfigError([Problem(str(path), "", f"no project file found: expected one of {tried}")])
 
 
-def load_project(path: str | Path) -> Project:
-    """Load and validate a whole project; raises ConfigError listing every error found."""
-    file = find_project_file(Path(path))
+def load_project(path: str | Path, *, parameter_overrides: dict[str, str] | None = None,
+                 env_vars_file: Path | None = None) -> Project:
+    """Load and validate a whole project (lychgate.yaml, or a SAM/CloudFormation template);
+    raises ConfigError listing every error found."""
+    path = Path(path)
+    template = _template_for(path)
+    if template is not None:
+        converted = convert_template(template, parameter_overrides=parameter_overrides, env_vars_file=env_vars_file)
+        if converted.errors:
+            raise ConfigError(converted.problems)
+        return _build(converted.config, file=template, documents=converted.documents,
+                      environment=converted.environment, upstream=converted.problems)
+    file = find_project_file(path)
+    return _build(load_document(file), file=file)
+
+
+def _template_for(path: Path) -> Path | None:
+    """A SAM/CloudFormation template to serve: the file itself, or a folder's without lychgate.yaml."""
+    if path.is_file():
+        return path if path.name not in PROJECT_FILES and is_template(path) else None
+    if any((path / name).is_file() for name in PROJECT_FILES):
+        return None
+    return find_template(path)
+
+
+def _build(raw: Any, *, file: Path, documents: Mapping[str, Any] | None = None,
+           environment: Mapping[str, Mapping[str, str]] | None = None, upstream: list[Problem] = ()) -> Project:
+    """A Project from a lychgate.yaml-shaped mapping; ``documents`` stand in for files it names."""
     root = file.parent
+    documents = documents or {}
     problems = Problems(file)
-    raw = load_document(file)
     config = _validate(raw, problems)
     if config is None:
         raise ConfigError(problems.errors)
-    apis, api_problems = _load_apis(config, root, file)
-    functions = _functions(config, root)
+    apis, api_problems = _load_apis(config, root, file, documents)
+    functions = _functions(config, root, environment or {})
     identities, identity_problems = load_identities(
         config.identities.model_dump(mode="python") if config.identities else None,
-        root=root, file=file, account_id=config.account_id)
+        root=root, file=file, account_id=config.account_id, documents=documents)
     project = Project(root=root, file=file, region=config.region, account_id=config.account_id,
                       apis=tuple(apis), functions=functions, limits=_limits(config.limits), identities=identities,
                       local_idp=_local_idp(config.local_idp, root), usage_plans=_usage_plans(config),
                       api_keys=_api_keys(config), state=_state_url(config.state, root),
                       on_state_failure=config.on_state_failure)
-    all_problems = (problems.items + api_problems + identity_problems + check_references(project)
-                    + _iam_without_identities(project) + _usage_references(project))
+    all_problems = (list(upstream) + problems.items + api_problems + identity_problems + check_references(project)
+                    + _iam_without_identities(project) + _usage_references(project)
+                    + _environment_conflicts(project))
     errors = [p for p in all_problems if p.severity == "error"]
     warnings = [p for p in all_problems if p.severity == "warning"]
     if errors:
@@ -280,7 +308,8 @@ def _pydantic_message(err: dict) -> str:
     return f"{msg}; found {found}"
 
 
-def _load_apis(config: ProjectConfig, root: Path, file: Path) -> tuple[list[Api], list[Problem]]:
+def _load_apis(config: ProjectConfig, root: Path, file: Path,
+               documents: Mapping[str, Any]) -> tuple[list[Api], list[Problem]]:
     apis, problems = [], []
     seen = set()
     for i, api_cfg in enumerate(config.apis):
@@ -289,7 +318,7 @@ def _load_apis(config: ProjectConfig, root: Path, file: Path) -> tuple[list[Api]
         seen.add(api_cfg.id)
         doc_path = root / api_cfg.openapi
         try:
-            doc = load_document(doc_path, str(doc_path))
+            doc = documents[api_cfg.openapi] if api_cfg.openapi in documents else load_document(doc_path, str(doc_path))
         except ConfigError as exc:
             problems += exc.problems
             continue
@@ -336,13 +365,14 @@ def _access_log(cfg: AccessLogConfig | Literal[False] | None, protocol: str) -> 
     return AccessLogSettings(format=cfg.format or default, destination=cfg.destination)
 
 
-def _functions(config: ProjectConfig, root: Path) -> MappingProxyType:
+def _functions(config: ProjectConfig, root: Path, environment: Mapping[str, Mapping[str, str]]) -> MappingProxyType:
     out = {}
     for key, spec in config.functions.items():
         named = lambda_function(key)  # keys may be function ARNs; integrations match by name
         name = named[0] if named else key
-        out[name] = FunctionSpec(name=name, handler=spec.handler, base_dir=root,
-                                 timeout_s=spec.timeout, memory_mb=spec.memory)
+        out[name] = FunctionSpec(name=name, handler=spec.handler, base_dir=root, timeout_s=spec.timeout,
+                                 memory_mb=spec.memory,
+                                 environment=MappingProxyType({**spec.environment, **environment.get(name, {})}))
     return MappingProxyType(out)
 
 
@@ -390,6 +420,20 @@ def _usage_references(project: Project) -> list[Problem]:
             if plan not in plans:
                 problems.append(Problem(file, pointer("api_keys", i, "usage_plans", j),
                                         f"no usage plan named {plan!r} (plans: {', '.join(plans) or 'none'})"))
+    return problems
+
+
+def _environment_conflicts(project: Project) -> list[Problem]:
+    """Handlers share one process environment, so two functions must not set a variable differently."""
+    seen: dict[str, tuple[str, str]] = {}
+    problems = []
+    for name, spec in project.functions.items():
+        for var, value in spec.environment.items():
+            other = seen.setdefault(var, (name, value))
+            if other[1] != value:
+                problems.append(Problem(str(project.file), pointer("functions", name),
+                                        f"environment variable {var} differs from function {other[0]}'s: "
+                                        "handlers share one process environment, the last one loaded wins", "warning"))
     return problems
 
 

@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +94,12 @@ class LocalFunction:
 
 
 def load_handler(spec: FunctionSpec) -> Callable:
-    """Import ``file.py:attr`` (relative to the project) or ``package.module:attr``."""
+    """Import ``file.py:attr`` (relative to the project) or ``package.module:attr``.
+
+    The function's environment variables are set first, so module-level reads see them. All
+    handlers share one process environment: ``check`` warns when two functions disagree.
+    """
+    os.environ.update(spec.environment)
     target, _, attr = spec.handler.rpartition(":")
     try:
         module = _import(target, spec.base_dir, spec.name)

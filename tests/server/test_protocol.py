@@ -122,8 +122,13 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(serve, tmp_path):
     assert server.proc.wait(10) == 0
 
 
-def test_workers_share_the_port(serve):
-    server = serve(PETSTORE, "--workers", "2")
+def test_workers_share_the_port(serve, tmp_path):
+    import shutil
+    project = tmp_path / "p"
+    shutil.copytree(PETSTORE, project, ignore=shutil.ignore_patterns(".lychgate"))
+    config = (project / "lychgate.yaml").read_text().replace("state: memory", "state: sqlite:///state.db")
+    (project / "lychgate.yaml").write_text(config)  # usage plans need a shared store across workers
+    server = serve(project, "--workers", "2")
     assert all(requests.get(f"{server.url}/prod/pets/1").status_code == 200 for _ in range(20))
     code, _, _ = server.stop()
     assert code == 0

@@ -10,9 +10,12 @@ the resource and property by JSON pointer). Nothing calls AWS.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from lychgate.config.cloudformation import functions as _functions
 from lychgate.config.cloudformation import http as _http
@@ -62,6 +65,19 @@ class ConvertedProject:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
+
+    def write(self, folder: Path) -> Path:
+        """Write ``lychgate.yaml`` and the documents (JSON) into ``folder``; returns the lychgate.yaml path.
+
+        The functions' code is not copied: handler paths are relative to the template's folder.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, document in self.documents.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        (folder / "lychgate.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False), encoding="utf-8")
+        return folder / "lychgate.yaml"
 
 
 def is_template(path: Path) -> bool:
