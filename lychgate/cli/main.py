@@ -110,7 +110,8 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
           explain_header: bool) -> None:
     """Serve the project at PATH: a folder with lychgate.yaml or a SAM/CloudFormation template, or the file."""
     from lychgate.server.admin import new_token
-    from lychgate.server.run import ServeOptions, bind, flush_ready, needs_shared_state, serve as run_server, urls
+    from lychgate.server.run import (ServeOptions, bind, enforcement, flush_ready, needs_shared_state,
+                                     serve as run_server, urls)
 
     project = _load(path, parameter_overrides, env_vars)
     if workers > 1 and project.state == "memory" and needs_shared_state(project):
@@ -127,6 +128,9 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
         sys.exit(ExitStatus.ERROR)
     port = sock.getsockname()[1]
     for line in urls(project, host, port):
+        click.echo(line)
+    click.echo("lychgate: enforced per route:")
+    for line in enforcement(project):
         click.echo(line)
     options = ServeOptions(workers=workers, access_log=not no_access_log, explain_header=explain_header,
                            admin_token=new_token())

@@ -1,7 +1,7 @@
 """Pure IAM policy engine: compile policy documents once, evaluate requests, explain decisions.
 
 Standard library only and independent of the rest of lychgate. See
-``/work/shared/spec/iam-and-sigv4.md`` PART A and gateway-behavior §1.3.
+``../shared/spec/iam-and-sigv4.md`` PART A and gateway-behavior §1.3.
 """
 
 from .arn import ApiScope, Arn, execute_api_arn, expand_shorthand, mask_account, parse_arn

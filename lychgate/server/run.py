@@ -173,6 +173,28 @@ def urls(project: Project, host: str, port: int) -> list[str]:
     return lines
 
 
+def enforcement(project: Project) -> list[str]:
+    """What lychgate enforces on each route, printed at start-up so nothing is silently off."""
+    plans = {(s.api_id, s.stage): p.name for p in project.usage_plans for s in p.api_stages}
+    lines = []
+    for api in project.apis:
+        policy = " + resource policy" if api.resource_policy is not None else ""
+        for method in api.methods:
+            auth = method.authorization_type + (f" ({method.authorizer})" if method.authorizer else "")
+            key = " + API key" if method.api_key_required else ""
+            integration = method.integration.type if method.integration else "no integration (500)"
+            lines.append(f"  {api.id} {method.route_key:<32} {auth}{policy}{key} -> {integration}")
+        for stage in api.stages.values():
+            limits = []
+            if stage.throttle:
+                limits.append(f"stage throttle {stage.throttle.rate_limit}/s burst {stage.throttle.burst_limit}")
+            if (api.id, stage.name) in plans:
+                limits.append(f"usage plan {plans[api.id, stage.name]}")
+            if limits:
+                lines.append(f"  {api.id} stage {stage.name}: {', '.join(limits)}")
+    return lines
+
+
 def flush_ready(message: str) -> None:
     print(message, flush=True)
     sys.stdout.flush()
