@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
+from lychgate.cors import CorsConfig
 from lychgate.errors import Problem
 from lychgate.iam import Policy
 
@@ -170,6 +171,8 @@ class Api:
     resource_policy: Policy | None = None  # x-amazon-apigateway-policy, compiled
     authorizers: Mapping[str, Mapping] = field(default_factory=lambda: EMPTY)
     schemes_pointer: str = "/components/securitySchemes"  # where the document keeps them
+    cors: CorsConfig | None = None  # HTTP APIs: x-amazon-apigateway-cors
+    cors_on_errors: bool = False  # REST: add CORS headers to gateway error responses (lychgate.yaml)
     disable_execute_api_endpoint: bool = False
 
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from lychgate.config.model import (EMPTY, HTTP, HTTP_METHODS, REST, Api, GatewayResponseTemplate,
                                    Integration, IntegrationResponse, Method, Source, Stage)
 from lychgate.config.source import Problems, describe, pointer
+from lychgate.cors import CorsConfig
 from lychgate.errors import RESPONSE_TYPES
 
 OPERATION_KEYS = {m.lower(): m for m in HTTP_METHODS} | {"x-amazon-apigateway-any-method": "ANY"}
@@ -30,7 +31,7 @@ ROOT_EXTENSIONS = {
     "x-amazon-apigateway-binary-media-types": "enforced",
     "x-amazon-apigateway-importexport-version": "marks an HTTP API",
     "x-amazon-apigateway-endpoint-configuration": "read",
-    "x-amazon-apigateway-cors": "not yet enforced: CORS preflights are not answered automatically",
+    "x-amazon-apigateway-cors": "enforced",
     "x-amazon-apigateway-request-validators": "not yet enforced: requests are not validated",
     "x-amazon-apigateway-request-validator": "not yet enforced: requests are not validated",
     "x-amazon-apigateway-minimum-compression-size": "not supported: responses are not compressed",
@@ -80,9 +81,25 @@ def parse_api(doc: Any, *, api_id: str, file: str, stages: Mapping[str, Stage],
         policy=doc.get("x-amazon-apigateway-policy"),
         authorizers=MappingProxyType({k: v for k, v in schemes.items() if "x-amazon-apigateway-authorizer" in v}),
         schemes_pointer=_scheme_base(doc),
+        cors=_cors(doc, protocol, problems),
         disable_execute_api_endpoint=bool(
             (doc.get("x-amazon-apigateway-endpoint-configuration") or {}).get("disableExecuteApiEndpoint")),
     )
+
+
+def _cors(doc: dict, protocol: str, problems: Problems) -> CorsConfig | None:
+    raw = doc.get("x-amazon-apigateway-cors")
+    if raw is None:
+        return None
+    ptr = pointer("x-amazon-apigateway-cors")
+    if protocol != HTTP:
+        problems.error(ptr, "x-amazon-apigateway-cors is for HTTP APIs; REST APIs answer preflights with OPTIONS methods")
+        return None
+    try:
+        return CorsConfig.parse(raw if isinstance(raw, dict) else {})
+    except ValueError as exc:
+        problems.error(ptr, str(exc))
+        return None
 
 
 def _check_version(doc: dict, problems: Problems) -> bool:

@@ -103,6 +103,7 @@ class ApiConfig(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     openapi: str
     protocol: Literal["REST", "HTTP"] | None = None
+    cors_on_errors: bool = False
     stages: dict[str, StageConfig] = Field(default_factory=dict)
 
 
@@ -327,6 +328,7 @@ def _load_apis(config: ProjectConfig, root: Path, file: Path,
         api = parse_api(doc, api_id=api_cfg.id, file=str(doc_path), stages=_stages(api_cfg, protocol),
                         protocol=protocol, problems=doc_problems)
         if api is not None:
+            api = dataclasses.replace(api, cors_on_errors=api_cfg.cors_on_errors)
             apis.append(_with_resource_policy(api, config, doc_problems))
         problems += doc_problems.items
     return apis, problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from lychgate import cors
 from lychgate.pipeline.context import RequestContext
 from lychgate.pipeline.explain import one_line
 
@@ -27,3 +28,15 @@ def add_explain_header(ctx: RequestContext) -> None:
     line = one_line(ctx)
     ctx.response.headers.append(("x-lychgate-explain", line))
     LOG.warning("%s %s %s refused: %s", ctx.request_id, ctx.request.method, ctx.request.raw_path, line)
+
+
+def add_cors_headers(ctx: RequestContext) -> None:
+    """HTTP APIs with CORS: the configured headers on every response; REST ``cors_on_errors``."""
+    if ctx.api is None:
+        return
+    api = ctx.api.api
+    if api.cors is not None:
+        if ctx.route is not None or ctx.error is not None:  # else: the gateway's own preflight answer
+            cors.apply(api.cors, ctx.request, ctx.response)
+    elif api.cors_on_errors and ctx.error is not None:
+        cors.add_to_error(ctx.request, ctx.response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lychgate import cors
 from lychgate.authorizers import iam
 from lychgate.errors import MissingAuthenticationToken
 from lychgate.pipeline.context import RequestContext
@@ -23,6 +24,12 @@ def resolve_api(ctx: RequestContext) -> None:
 def match_route(ctx: RequestContext) -> None:
     """The method (REST) or route (HTTP API) serving this request, with its path parameters."""
     match = ctx.api.router.match(ctx.request.method, ctx.path)
+    cors_config = ctx.api.api.cors
+    if match is None and cors_config is not None and cors.is_preflight(ctx.request):
+        # HTTP APIs with CORS answer preflights no route claims (spec §8).
+        ctx.response = cors.preflight_response(cors_config, ctx.request)
+        ctx.trace.add("match_route", "preflight", "answered by the API's CORS configuration")
+        return
     if match is None:
         # REST answers 403 Missing Authentication Token (or a SigV4 parse error when an
         # Authorization header is present, spec §1.1 step 2); HTTP APIs 404.
