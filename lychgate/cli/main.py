@@ -145,9 +145,14 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
 @template_options
 def check(path: str, parameter_overrides, env_vars) -> None:
     """Validate the project at PATH; exit 0 if it can be served, 2 with every problem listed."""
+    from lychgate.config.check import findings
+
     project = _load(path, parameter_overrides, env_vars)
+    found = findings(project)
+    print_problems(found)
     apis = ", ".join(f"{api.id} ({api.protocol}, {len(api.methods)} routes)" for api in project.apis)
-    click.echo(f"lychgate: {project.file}: OK: {apis}; {len(project.warnings)} warning(s)")
+    click.echo(f"lychgate: {project.file}: OK: {apis}; {len(project.warnings)} warning(s), "
+               f"{len(found)} finding(s)")
 
 
 @main.group()
