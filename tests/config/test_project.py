@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from helpers import lambda_uri, openapi, proxy_op, write_project
+from helpers import openapi, proxy_op, write_project
 from lychgate.config.model import HTTP, REST
 from lychgate.config.project import load_project
 from lychgate.errors import ConfigError
