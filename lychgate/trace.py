@@ -6,11 +6,12 @@ line or an explanation asks for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class TraceStep:
+class TraceStep(NamedTuple):
+    """A plain tuple on the request path: cheap to record."""
+
     stage: str  # the pipeline stage that recorded it, e.g. "match_route"
     outcome: str  # short verdict: "matched", "denied", "invoked", ...
     detail: str = ""  # one human sentence: why

@@ -117,6 +117,18 @@ class _Connection(asyncio.Protocol):
         return self.waiter
 
 
+async def _before(future: asyncio.Future, deadline: float):
+    """Await ``future``, failing it with asyncio.TimeoutError at ``deadline`` (loop time)."""
+    def expire() -> None:
+        if not future.done():
+            future.set_exception(asyncio.TimeoutError())
+    handle = asyncio.get_running_loop().call_at(deadline, expire)
+    try:
+        return await future
+    finally:
+        handle.cancel()
+
+
 class UpstreamPool:
     """Keep-alive connections per (scheme, host, port)."""
 
@@ -125,21 +137,24 @@ class UpstreamPool:
         self._ssl: ssl.SSLContext | None = None
 
     async def request(self, scheme: str, host: str, port: int, head: bytes, body: bytes,
-                      method: str) -> UpstreamResponse:
-        """Send one request (``head`` is the request line and headers) and read the response."""
+                      method: str, timeout: float) -> UpstreamResponse:
+        """Send one request (``head`` is the request line and headers) and read the response;
+        asyncio.TimeoutError after ``timeout`` seconds (a timer, not ``wait_for``: no extra task)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         origin = (scheme, host, port)
         conn, reused = self._take(origin), True
         if conn is None:
-            conn, reused = await self._connect(origin), False
+            conn, reused = await asyncio.wait_for(self._connect(origin), timeout), False
         try:
-            response = await conn.send(head + body, method == "HEAD")
+            response = await _before(conn.send(head + body, method == "HEAD"), deadline)
         except UpstreamError:
             conn.transport.close()
             if not (reused and not conn.received_any):
                 raise
             # An idle connection the backend had closed: retry once on a fresh one.
-            conn = await self._connect(origin)
-            response = await conn.send(head + body, method == "HEAD")
+            conn = await asyncio.wait_for(self._connect(origin), max(0.0, deadline - loop.time()))
+            response = await _before(conn.send(head + body, method == "HEAD"), deadline)
         except BaseException:  # timeout or cancellation: the connection's state is unknown
             conn.transport.close()
             raise

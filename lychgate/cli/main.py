@@ -11,7 +11,6 @@ import click
 
 from lychgate.cli.output import ExitStatus, error, print_problems
 from lychgate.config.model import Project
-from lychgate.config.cloudformation import parse_parameter_overrides
 from lychgate.config.project import load_project
 from lychgate.errors import ConfigError, Problem
 from lychgate.functions.invoke import FunctionLoadError, load_handler
@@ -20,7 +19,10 @@ from lychgate.functions.invoke import FunctionLoadError, load_handler
 def _load(path: str, parameter_overrides: tuple[str, ...] = (), env_vars: str | None = None) -> Project:
     """Load a project and import its handlers; on problems print them all and exit 2."""
     try:
-        overrides = parse_parameter_overrides(list(parameter_overrides)) if parameter_overrides else None
+        overrides = None
+        if parameter_overrides:
+            from lychgate.config.cloudformation import parse_parameter_overrides
+            overrides = parse_parameter_overrides(list(parameter_overrides))
         project = load_project(path, parameter_overrides=overrides, env_vars_file=Path(env_vars) if env_vars else None)
     except ValueError as exc:
         error(f"--parameter-overrides: {exc}", "use Key=Value or ParameterKey=K,ParameterValue=V")

@@ -21,7 +21,6 @@ from lychgate.config.model import (HTTP, REST, AccessLogSettings, Api, ApiKeyDec
 from lychgate.config.openapi import detect_protocol, parse_api
 from lychgate.config.references import check_references, lambda_function
 from lychgate.config.source import Problems, describe, load_document, pointer
-from lychgate.config.cloudformation import convert_template, find_template, is_template
 from lychgate.config.identities import load_identities
 from lychgate.errors import ConfigError, Problem
 from lychgate.iam import ApiScope, PolicyError, PolicySource, compile_policy
@@ -233,6 +232,7 @@ def load_project(path: str | Path, *, parameter_overrides: dict[str, str] | None
     path = Path(path)
     template = _template_for(path)
     if template is not None:
+        from lychgate.config.cloudformation import convert_template  # heavy: only for templates
         converted = convert_template(template, parameter_overrides=parameter_overrides, env_vars_file=env_vars_file)
         if converted.errors:
             raise ConfigError(converted.problems)
@@ -244,6 +244,9 @@ def load_project(path: str | Path, *, parameter_overrides: dict[str, str] | None
 
 def _template_for(path: Path) -> Path | None:
     """A SAM/CloudFormation template to serve: the file itself, or a folder's without lychgate.yaml."""
+    if path.is_file() and path.name in PROJECT_FILES or path.is_dir() and any((path / n).is_file() for n in PROJECT_FILES):
+        return None
+    from lychgate.config.cloudformation import find_template, is_template
     if path.is_file():
         return path if path.name not in PROJECT_FILES and is_template(path) else None
     if any((path / name).is_file() for name in PROJECT_FILES):

@@ -9,7 +9,6 @@ integration responses (selected by the backend's status code).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from urllib.parse import quote, urlsplit
 
@@ -37,42 +36,53 @@ class HttpIntegration:
         self.config = config
         self.pool = pool
         self.proxy = config.type == "HTTP_PROXY"
+        self._origins: dict[str, tuple] = {}  # stage name -> the URI parsed once (request-independent parts)
+        self._query_mappings = [(t[32:], src) for t, src in config.request_parameters.items()
+                                if t.startswith("integration.request.querystring.")]
 
     async def invoke(self, req: IntegrationRequest) -> Response:
         scheme, host, port, target, host_header = self._target(req)
         method = req.facts.request.method if self.config.http_method in ("", "ANY") else self.config.http_method
         head = self._request_head(req, method, target, host_header)
         with backend_errors(f"{scheme}://{host_header}"):
-            answer = await asyncio.wait_for(
-                self.pool.request(scheme, host, port, head, req.facts.request.body, method), req.timeout_s)
+            answer = await self.pool.request(scheme, host, port, head, req.facts.request.body, method, req.timeout_s)
         return self._response(answer, req)
 
     def _target(self, req: IntegrationRequest) -> tuple[str, str, int, str, str]:
+        origin = self._origins.get(req.facts.stage)
+        if origin is None:
+            origin = self._parse_origin(req)
+        scheme, host, port, netloc, path, query = origin
+        if "{" in path:
+            path = PLACEHOLDER.sub(lambda m: self._path_value(m.group(1), req), path)
+        return scheme, host, port, self._path_and_query(path, query, req), netloc
+
+    def _parse_origin(self, req: IntegrationRequest) -> tuple:
+        """The stage's URI, parsed once: scheme, host, port, netloc, path template, fixed query."""
         try:
             uri = expand_stage_variables(self.config.uri, req.facts.stage_variables)
         except MissingStageVariable as exc:
             raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}",
                                         cause="missing_stage_variable") from None
-        uri = PLACEHOLDER.sub(lambda m: self._path_value(m.group(1), req), uri)
         parts = urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or "{" in parts.netloc:
             raise ApiConfigurationError(detail=f"integration URI {uri!r} is not an http(s) URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return parts.scheme, parts.hostname, port, self._path_and_query(parts, req), parts.netloc
+        origin = (parts.scheme, parts.hostname, port, parts.netloc, parts.path or "/", parts.query)
+        self._origins[req.facts.stage] = origin
+        return origin
 
     def _path_value(self, name: str, req: IntegrationRequest) -> str:
         mapping = self.config.request_parameters.get(f"integration.request.path.{name}")
         value = parameter_value(mapping, req.lookup) if mapping else req.facts.path_parameters.get(name)
         return quote(value or "", safe="/")
 
-    def _path_and_query(self, parts, req: IntegrationRequest) -> str:
-        query = [q for q in (parts.query, req.facts.request.raw_query if self.proxy else "") if q]
-        for target, source in self.config.request_parameters.items():
-            if target.startswith("integration.request.querystring."):
-                value = parameter_value(source, req.lookup)
-                if value is not None:
-                    query.append(f"{quote(target[32:], safe='')}={quote(value, safe='')}")
-        path = parts.path or "/"
+    def _path_and_query(self, path: str, fixed_query: str, req: IntegrationRequest) -> str:
+        query = [q for q in (fixed_query, req.facts.request.raw_query if self.proxy else "") if q]
+        for name, source in self._query_mappings:
+            value = parameter_value(source, req.lookup)
+            if value is not None:
+                query.append(f"{quote(name, safe='')}={quote(value, safe='')}")
         return f"{path}?{'&'.join(query)}" if query else path
 
     def _request_head(self, req: IntegrationRequest, method: str, target: str, host: str) -> bytes:

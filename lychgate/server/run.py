@@ -67,6 +67,7 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     gateway = Gateway(project, access_log=options.access_log, explain_header=options.explain_header)
     state = ConnectionState(gateway, build_pipeline(), project.limits)
     server = await loop.create_server(lambda: HttpConnection(state), sock=sock, backlog=1024)
+    sweeper = loop.create_task(state.sweep())
     host, port = sock.getsockname()[:2]
     admin = AdminServer(gateway, options.admin_token, f"http://{host}:{port}")
     await admin.start()
@@ -90,6 +91,7 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
         if conn.transport is not None:
             conn.transport.close()
     admin.close()
+    sweeper.cancel()
     if refresher is not None:
         refresher.cancel()
     await gateway.store.close()
