@@ -9,27 +9,37 @@ from __future__ import annotations
 import asyncio
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Iterator, Mapping, Protocol
+from typing import Callable, Iterator, Mapping, Protocol
 
 from lychgate.config.model import Integration, IntegrationResponse
 from lychgate.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
 from lychgate.functions.events import InvocationFacts
-from lychgate.messages import Response
+from lychgate.messages import Request, Response
 from lychgate.templates import Lookup, parameter_value
 from lychgate.upstream import UpstreamError
 
 
-@dataclass(slots=True)
 class IntegrationRequest:
-    facts: InvocationFacts
-    """The request and where it arrived."""
-    lookup: Lookup
-    """Values of ``method.request.*``, ``context.*`` and ``stageVariables.*`` for mappings."""
-    timeout_s: float
-    """The integration timeout (``timeoutInMillis``)."""
-    rest: bool = True
-    """REST API (True) or HTTP API (False): some rules differ."""
+    """What an integration needs; the full ``facts`` (for AWS events) are built on first use only,
+    so HTTP proxying never pays for them."""
+
+    __slots__ = ("request", "stage", "stage_variables", "path_parameters", "lookup", "timeout_s", "rest",
+                 "_facts", "_make_facts")
+
+    def __init__(self, *, request: Request, stage: str, stage_variables: Mapping[str, str],
+                 path_parameters: Mapping[str, str], lookup: Lookup, timeout_s: float, rest: bool = True,
+                 make_facts: Callable[[], InvocationFacts]):
+        self.request, self.stage, self.stage_variables = request, stage, stage_variables
+        self.path_parameters, self.lookup, self.timeout_s, self.rest = path_parameters, lookup, timeout_s, rest
+        self._facts: InvocationFacts | None = None
+        self._make_facts = make_facts
+
+    @property
+    def facts(self) -> InvocationFacts:
+        """The request and where it arrived, as AWS events describe it."""
+        if self._facts is None:
+            self._facts = self._make_facts()
+        return self._facts
 
 
 class IntegrationHandler(Protocol):

@@ -42,14 +42,14 @@ class HttpIntegration:
 
     async def invoke(self, req: IntegrationRequest) -> Response:
         scheme, host, port, target, host_header = self._target(req)
-        method = req.facts.request.method if self.config.http_method in ("", "ANY") else self.config.http_method
+        method = req.request.method if self.config.http_method in ("", "ANY") else self.config.http_method
         head = self._request_head(req, method, target, host_header)
         with backend_errors(f"{scheme}://{host_header}"):
-            answer = await self.pool.request(scheme, host, port, head, req.facts.request.body, method, req.timeout_s)
+            answer = await self.pool.request(scheme, host, port, head, req.request.body, method, req.timeout_s)
         return self._response(answer, req)
 
     def _target(self, req: IntegrationRequest) -> tuple[str, str, int, str, str]:
-        origin = self._origins.get(req.facts.stage)
+        origin = self._origins.get(req.stage)
         if origin is None:
             origin = self._parse_origin(req)
         scheme, host, port, netloc, path, query = origin
@@ -60,25 +60,25 @@ class HttpIntegration:
     def _parse_origin(self, req: IntegrationRequest) -> tuple:
         """The stage's URI, parsed once: scheme, host, port, netloc, path template, fixed query."""
         try:
-            uri = expand_stage_variables(self.config.uri, req.facts.stage_variables)
+            uri = expand_stage_variables(self.config.uri, req.stage_variables)
         except MissingStageVariable as exc:
-            raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}",
+            raise ApiConfigurationError(detail=f"stage {req.stage!r} has no stage variable {exc.args[0]!r}",
                                         cause="missing_stage_variable") from None
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname or "{" in parts.netloc:
             raise ApiConfigurationError(detail=f"integration URI {uri!r} is not an http(s) URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         origin = (parts.scheme, parts.hostname, port, parts.netloc, parts.path or "/", parts.query)
-        self._origins[req.facts.stage] = origin
+        self._origins[req.stage] = origin
         return origin
 
     def _path_value(self, name: str, req: IntegrationRequest) -> str:
         mapping = self.config.request_parameters.get(f"integration.request.path.{name}")
-        value = parameter_value(mapping, req.lookup) if mapping else req.facts.path_parameters.get(name)
+        value = parameter_value(mapping, req.lookup) if mapping else req.path_parameters.get(name)
         return quote(value or "", safe="/")
 
     def _path_and_query(self, path: str, fixed_query: str, req: IntegrationRequest) -> str:
-        query = [q for q in (fixed_query, req.facts.request.raw_query if self.proxy else "") if q]
+        query = [q for q in (fixed_query, req.request.raw_query if self.proxy else "") if q]
         for name, source in self._query_mappings:
             value = parameter_value(source, req.lookup)
             if value is not None:
@@ -86,7 +86,7 @@ class HttpIntegration:
         return f"{path}?{'&'.join(query)}" if query else path
 
     def _request_head(self, req: IntegrationRequest, method: str, target: str, host: str) -> bytes:
-        request = req.facts.request
+        request = req.request
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
         mapped = self._mapped_request_headers(req)
         skip = HOP_BY_HOP | {name.lower() for name, _ in mapped}

@@ -196,9 +196,9 @@ class _LateBoundFunction:
 
     async def invoke(self, req):
         try:
-            named = lambda_function(expand_stage_variables(self.config.uri, req.facts.stage_variables))
+            named = lambda_function(expand_stage_variables(self.config.uri, req.stage_variables))
         except MissingStageVariable as exc:
-            raise ApiConfigurationError(detail=f"stage {req.facts.stage!r} has no stage variable {exc.args[0]!r}",
+            raise ApiConfigurationError(detail=f"stage {req.stage!r} has no stage variable {exc.args[0]!r}",
                                         cause="missing_stage_variable") from None
         function = self.gateway.functions.get(named[0]) if named else None
         if function is None:

@@ -89,6 +89,8 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.queue: deque[tuple[Request, bool]] = deque()
         self.worker: asyncio.Task | None = None
+        self.wakeup: asyncio.Future | None = None  # set while the worker waits for the next request
+        self.busy = False  # a request is in the pipeline or being written
         self.deadline: float | None = None  # loop time after which the connection is dropped
         self.closing = False
         self.peer = "127.0.0.1"
@@ -128,9 +130,9 @@ class HttpConnection(asyncio.Protocol):
     def _timed_out(self) -> None:
         """Idle keep-alive, or a client too slow sending headers or body: drop it."""
         self.deadline = None
-        if self.in_message and not self.queue and self.worker is None:
+        if self.in_message and not self.queue and not self.busy:
             self._reject(_RejectRequest(408, "Request Timeout"))
-        elif self.transport is not None and not self.queue and (self.worker is None or self.worker.done()):
+        elif self.transport is not None and not self.queue and not self.busy:
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -183,19 +185,33 @@ class HttpConnection(asyncio.Protocol):
         self.queue.append((request, self.parser.should_keep_alive()))
         if len(self.queue) >= MAX_PIPELINED:
             self.transport.pause_reading()
-        if self.worker is None or self.worker.done():
+        if self.worker is None:
             self.worker = self.loop.create_task(self._serve_queue())
+        elif self.wakeup is not None and not self.wakeup.done():
+            self.wakeup.set_result(None)
 
     # answering
     async def _serve_queue(self) -> None:
-        """Answer queued requests one by one, so pipelined responses keep their order."""
+        """Answer queued requests one by one, so pipelined responses keep their order.
+
+        One task per connection for its whole life (a keep-alive client's next request wakes it
+        through a future): cheaper than a task per request.
+        """
         state = self.state
-        while self.queue and self.transport is not None:
+        while self.transport is not None:
+            if not self.queue:
+                if not self.in_message:
+                    self._arm(self.limits.keepalive_timeout_s)
+                self.wakeup = self.loop.create_future()
+                await self.wakeup
+                self.wakeup = None
+                continue
             request, keep_alive = self.queue.popleft()
             request_id, extended_id = request_ids()
             ctx = RequestContext(gateway=state.gateway, request=request, request_id=request_id,
                                  extended_request_id=extended_id, started=time.perf_counter())
             state.in_flight += 1
+            self.busy = True
             try:
                 await state.pipeline.run(ctx)
             finally:
@@ -204,14 +220,13 @@ class HttpConnection(asyncio.Protocol):
             if self.transport is None:
                 return
             self._write(ctx.response, request, keep_alive)
+            self.busy = False
             state.pipeline.finish(ctx)
             if not keep_alive:
                 self.transport.close()
                 return
             if len(self.queue) < MAX_PIPELINED:
                 self.transport.resume_reading()
-        if self.transport is not None and not self.in_message:
-            self._arm(self.limits.keepalive_timeout_s)
 
     def _write(self, response: Response, request: Request, keep_alive: bool) -> None:
         status = response.status
@@ -241,7 +256,7 @@ class HttpConnection(asyncio.Protocol):
     def shutdown(self) -> None:
         """Graceful stop: finish what is in flight, then close; idle connections close now."""
         self.closing = True
-        if self.transport is not None and (self.worker is None or self.worker.done()) and not self.in_message:
+        if self.transport is not None and not self.busy and not self.in_message:
             self.transport.close()
 
 

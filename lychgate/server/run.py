@@ -8,6 +8,7 @@ or SIGINT stops accepting, lets in-flight requests finish within the grace perio
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -78,6 +79,11 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Everything loaded at start-up lives as long as the server: keep it out of the collector's
+    # way, and collect the young generation less often (shorter pauses, fewer of them).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
     if on_ready is not None:
         on_ready()
     await stop.wait()

@@ -16,8 +16,10 @@ async def integrate(ctx: RequestContext) -> None:
     handler = ctx.api.handler_for(method)
     if handler is None:
         raise ApiConfigurationError(detail=f"{method.route_key} has no integration", cause="no_integration")
-    req = IntegrationRequest(facts=invocation_facts(ctx), lookup=lookup_for(ctx),
-                             timeout_s=method.integration.timeout_ms / 1000, rest=ctx.api.rest)
+    req = IntegrationRequest(request=ctx.request, stage=ctx.stage.name, stage_variables=ctx.stage.variables,
+                             path_parameters=ctx.route.path_parameters, lookup=lookup_for(ctx),
+                             timeout_s=method.integration.timeout_ms / 1000, rest=ctx.api.rest,
+                             make_facts=lambda: invocation_facts(ctx))
     started = time.perf_counter()
     try:
         response = await handler.invoke(req)
