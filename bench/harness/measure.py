@@ -35,17 +35,18 @@ class ScenarioError(Exception):
     """A scenario's process did not start, did not answer, or died."""
 
 
-def _get(port: int, path: str) -> tuple[int, dict, bytes]:
+def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
 
 
-def wait_ready(label: str, proc: subprocess.Popen, port: int, path: str, log: Path) -> dict:
+def wait_ready(label: str, proc: subprocess.Popen, port: int, path: str, log: Path,
+               headers: dict | None = None) -> dict:
     """Poll ``GET path`` until it answers 200 with JSON; returns the answer as a record."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     last = "no answer"
@@ -53,12 +54,12 @@ def wait_ready(label: str, proc: subprocess.Popen, port: int, path: str, log: Pa
         if proc.poll() is not None:
             raise ScenarioError(f"{label} exited with {proc.returncode}; log {log}:\n{_tail(log)}")
         try:
-            status, headers, body = _get(port, path)
+            status, answer_headers, body = _get(port, path, headers)
         except OSError as exc:
             last = repr(exc)
         else:
             if status == 200:
-                return {"status": status, "headers": headers, "body": json.loads(body)}
+                return {"status": status, "headers": answer_headers, "body": json.loads(body)}
             last = f"{status} {body[:200]!r}"
         time.sleep(0.1)
     raise ScenarioError(f"{label} not ready after {READY_TIMEOUT_S:.0f} s (last: {last}); log {log}")
@@ -68,10 +69,10 @@ def _tail(log: Path, lines: int = 15) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def measure_run(url: str, roots: dict[str, int], duration: int, connections: int) -> dict:
+def measure_run(url: str, roots: dict[str, int], duration: int, connections: int, script: str | None = None) -> dict:
     """One timed wrk run with the CPU accounting around it; ``roots`` has "sut" and maybe "backend"."""
     before = cpu_snapshot(roots)
-    text, wrk_cpu = wrk.run(url, duration=duration, connections=connections, cpu=LOADGEN_CPU)
+    text, wrk_cpu = wrk.run(url, duration=duration, connections=connections, cpu=LOADGEN_CPU, script=script)
     used = cpu_used(before, cpu_snapshot(roots))
     record = wrk.parse(text)
     wall, sut = used["wall"], used["trees"]["sut"]
@@ -132,13 +133,16 @@ def _drive(scenario: Scenario, work: Path, group: ProcessGroup, *, runs: int, du
         port = free_port()
         sut = group.start("sut", scenario.command(work, port, backend_port), SUT_CPU, cwd=work)
         roots["sut"] = sut.pid
-        smoke.update(wait_ready("server under test", sut, port, scenario.path, group.log_path("sut")))
+        header_sets = scenario.headers(work, port) if scenario.headers else []
+        smoke.update(wait_ready("server under test", sut, port, scenario.path, group.log_path("sut"),
+                                header_sets[0] if header_sets else None))
         url = f"http://127.0.0.1:{port}{scenario.path}"
-        wrk.run(url, duration=warmup, connections=connections, cpu=LOADGEN_CPU)
+        script = wrk.header_script(scenario.path, header_sets, str(work / "requests.lua")) if header_sets else None
+        wrk.run(url, duration=warmup, connections=connections, cpu=LOADGEN_CPU, script=script)
         for index in range(runs):
             group.remember()
             records.append({"type": "run", "scenario": scenario.key, "run": index + 1,
-                            **measure_run(url, roots, duration, connections)})
+                            **measure_run(url, roots, duration, connections, script)})
             on_run(records[-1])
             if sut.poll() is not None:
                 raise ScenarioError(f"server under test exited with {sut.returncode} during run {index + 1}")

@@ -60,6 +60,7 @@ class Scenario:
     path: str
     needs_backend: bool
     command: Callable[[Path, int, int | None], list[str]]  # (scratch, port, backend port) -> argv
+    headers: Callable[[Path, int], list[dict[str, str]]] | None = None  # (scratch, port) -> header sets
 
 
 def backend_command(port: int) -> list[str]:
@@ -97,6 +98,13 @@ def proxy_project(work: Path, backend_port: int) -> Path:
     return target
 
 
+def _auth(key: str, title: str, kind: str) -> Scenario:
+    from harness import auth
+    return Scenario(key, title, "/prod" + ITEM_PATH, True,
+                    lambda work, port, backend: _lychgate_serve(auth.auth_project(work, backend, kind), port),
+                    lambda work, port: auth.header_sets(work, port, kind))
+
+
 SCENARIOS = {s.key: s for s in (
     Scenario("a", "(a) backend direct", ITEM_PATH, False,
              lambda work, port, _: backend_command(port)),
@@ -105,4 +113,8 @@ SCENARIOS = {s.key: s for s in (
              lambda work, port, backend: _lychgate_serve(proxy_project(work, backend), port)),
     Scenario("d", "(d) lychgate AWS_PROXY → in-process handler", "/prod" + ITEM_PATH, False,
              lambda work, port, _: _lychgate_serve(PROJECTS / "lambda", port)),
+    _auth("e", "(e) lychgate AWS_IAM (SigV4 + IAM, 20 callers) → backend", "iam"),
+    _auth("f", "(f) lychgate cached Lambda TOKEN authorizer → backend", "token"),
+    _auth("g", "(g) lychgate Cognito authorizer, token cached → backend", "jwt"),
+    _auth("h", "(h) lychgate API key + usage plan throttle/quota (memory) → backend", "apikey"),
 )}

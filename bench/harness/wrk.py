@@ -23,10 +23,10 @@ class WrkError(Exception):
     """wrk failed, hung, or printed a report this module cannot read."""
 
 
-def run(url: str, *, duration: int, connections: int, cpu: int) -> tuple[str, float]:
-    """Run ``wrk -t1 -cC -dDs --latency URL`` on ``cpu``; returns (report text, wrk CPU seconds)."""
+def run(url: str, *, duration: int, connections: int, cpu: int, script: str | None = None) -> tuple[str, float]:
+    """Run ``wrk -t1 -cC -dDs --latency [-s SCRIPT] URL`` on ``cpu``; returns (report text, wrk CPU seconds)."""
     cmd = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
-           "--timeout", "5s", "--latency", url]
+           "--timeout", "5s", "--latency", *(["-s", script] if script else []), url]
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -81,3 +81,25 @@ def parse(text: str) -> dict:
     result["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"),
                                        (int(n) for n in sock.groups()) if sock else (0, 0, 0, 0)))
     return result
+
+
+def header_script(path: str, header_sets: list[dict[str, str]], target: str) -> str:
+    """A wrk Lua script sending GET ``path`` with each header set in turn (distinct callers)."""
+    def lua(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    rows = ",\n    ".join("{" + ", ".join(f"[{lua(k)}]={lua(v)}" for k, v in headers.items()) + "}"
+                          for headers in header_sets)
+    with open(target, "w") as out:
+        out.write(f"""local sets = {{
+    {rows}
+}}
+local requests, i = {{}}, 0
+init = function(args)
+  for n, headers in ipairs(sets) do requests[n] = wrk.format("GET", {lua(path)}, headers) end
+end
+request = function()
+  i = i % #requests + 1
+  return requests[i]
+end
+""")
+    return target
