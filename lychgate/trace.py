@@ -6,7 +6,7 @@ line or an explanation asks for it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 
 class TraceStep(NamedTuple):
@@ -14,7 +14,11 @@ class TraceStep(NamedTuple):
 
     stage: str  # the pipeline stage that recorded it, e.g. "match_route"
     outcome: str  # short verdict: "matched", "denied", "invoked", ...
-    detail: str = ""  # one human sentence: why
+    detail: str | Callable[[], str] = ""  # one human sentence: why (a callable is formatted on demand)
+
+    @property
+    def text(self) -> str:
+        return self.detail() if callable(self.detail) else self.detail
 
 
 class DecisionTrace:
@@ -25,8 +29,8 @@ class DecisionTrace:
     def __init__(self) -> None:
         self.steps: list[TraceStep] = []
 
-    def add(self, stage: str, outcome: str, detail: str = "") -> None:
+    def add(self, stage: str, outcome: str, detail: str | Callable[[], str] = "") -> None:
         self.steps.append(TraceStep(stage, outcome, detail))
 
     def render(self) -> str:
-        return "\n".join(f"{s.stage}: {s.outcome}" + (f" ({s.detail})" if s.detail else "") for s in self.steps)
+        return "\n".join(f"{s.stage}: {s.outcome}" + (f" ({s.text})" if s.detail else "") for s in self.steps)

@@ -71,12 +71,22 @@ def unmatched_route_error(request: Request, detail: str) -> GatewayError:
     return MissingAuthenticationToken(detail=detail, cause="no_route")
 
 
+_time_text: list = [None, ""]
+
+
+def _current_time(epoch: int) -> str:
+    """``aws:CurrentTime`` text, formatted once per second."""
+    if _time_text[0] != epoch:
+        _time_text[0], _time_text[1] = epoch, datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _time_text[1]
+
+
 def context_keys(request: Request, region: str, caller: Caller | None) -> dict[str, Any]:
     """Condition keys of an API Gateway call (spec A7)."""
-    received = request.received_at or time.time()
+    received = int(request.received_at or time.time())
     keys: dict[str, Any] = {
-        "aws:CurrentTime": datetime.fromtimestamp(received, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:EpochTime": str(int(received)), "aws:SecureTransport": "false",
+        "aws:CurrentTime": _current_time(received),
+        "aws:EpochTime": str(received), "aws:SecureTransport": "false",
         "aws:SourceIp": request.source_ip, "aws:RequestedRegion": region,
         "aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false",
     }

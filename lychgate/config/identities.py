@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -38,14 +39,21 @@ class Identity:
     role_arn: str | None = None
     issued_at: float | None = None  # temporary credentials only
 
-    @property
+    @cached_property
     def principal(self) -> Principal:
         kind = "AssumedRole" if self.role_arn else "User"
         return Principal(arn=self.arn, account=self.account, role_arn=self.role_arn,
                          userid=self.userid, principal_type=kind)
 
+    @cached_property
+    def _context_keys(self) -> dict[str, Any]:
+        return self._build_context_keys()
+
     def context_keys(self) -> dict[str, Any]:
-        """The caller's condition keys (spec A7)."""
+        """The caller's condition keys (spec A7); built once, do not modify the result."""
+        return self._context_keys
+
+    def _build_context_keys(self) -> dict[str, Any]:
         keys: dict[str, Any] = {
             "aws:PrincipalArn": self.principal_arn, "aws:PrincipalAccount": self.account,
             "aws:PrincipalType": "AssumedRole" if self.role_arn else "User", "aws:userid": self.userid,

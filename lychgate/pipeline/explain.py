@@ -25,7 +25,7 @@ def explanation(ctx: RequestContext) -> dict:
         "requestId": ctx.request_id, "method": ctx.request.method, "path": ctx.request.raw_path,
         "status": status, "outcome": outcome, "cause": cause, "because": sentence,
         "responseType": error.response_type if error else None,
-        "steps": [{"stage": s.stage, "outcome": s.outcome, "detail": s.detail} for s in ctx.trace.steps],
+        "steps": [{"stage": s.stage, "outcome": s.outcome, "detail": s.text} for s in ctx.trace.steps],
     }
 
 

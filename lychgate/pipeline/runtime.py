@@ -75,6 +75,7 @@ class Gateway:
         self.store = open_store(project.state)
         self.limiter = Limiter(self.store)
         self.keys = KeyRegistry({plan.name: plan for plan in project.usage_plans})
+        self.limits_cache: dict[tuple, tuple] = {}  # see pipeline/stages/usage.limits
         self.functions = {name: LocalFunction(spec, self.function_arn(name))
                           for name, spec in project.functions.items()}
         self.apis = {api.id: self._compile(api, access_log) for api in project.apis}
@@ -145,6 +146,7 @@ class Gateway:
         """API keys and plans from lychgate.yaml and the state store; returns generated (name, value)s."""
         plans, keys, generated = await usage_keys.load(self.store, self.project.usage_plans, self.project.api_keys)
         self.keys.replace(plans, keys)
+        self.limits_cache.clear()  # plans may have changed
         return generated
 
     def resolve(self, host: str, raw_path: str) -> Resolved | None:

@@ -18,6 +18,7 @@ calls its own best-effort targets (§7).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -105,8 +106,13 @@ class Verdict:
 
 def period_bounds(period: Period | str, now: float) -> tuple[datetime, datetime]:
     """The UTC period ``[start, end)`` containing ``now`` (spec §7; WEEK starts Monday)."""
-    day = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    period = Period(period)
+    return _period_bounds(Period(period), int(now // 86400))
+
+
+@functools.lru_cache(maxsize=64)
+def _period_bounds(period: Period, day_number: int) -> tuple[datetime, datetime]:
+    """Per UTC day (days since the epoch): the same answer all day long, so computed once."""
+    day = datetime.fromtimestamp(day_number * 86400, timezone.utc)
     if period is Period.DAY:
         return day, day + timedelta(days=1)
     if period is Period.WEEK:
@@ -128,9 +134,14 @@ def quota_counter(quota: QuotaSpec, now: float) -> tuple[Counter, datetime]:
 
 def usage_tally(key: str, now: float) -> Tally:
     """The per-UTC-day usage count that an admitted request with ``usage_key=key`` bumps."""
-    day = datetime.fromtimestamp(now, timezone.utc).date()
-    expires = datetime.combine(day, datetime.min.time(), timezone.utc) + timedelta(days=1 + USAGE_RETENTION_DAYS)
-    return Tally(key, day.isoformat(), expires.timestamp())
+    window, expires = _usage_window(int(now // 86400))
+    return Tally(key, window, expires)
+
+
+@functools.lru_cache(maxsize=8)
+def _usage_window(day_number: int) -> tuple[str, float]:
+    day = datetime.fromtimestamp(day_number * 86400, timezone.utc)
+    return day.date().isoformat(), (day + timedelta(days=1 + USAGE_RETENTION_DAYS)).timestamp()
 
 
 class Limiter:

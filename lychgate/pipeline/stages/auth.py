@@ -38,7 +38,7 @@ async def authenticate(ctx: RequestContext) -> None:
         # HTTP APIs answer every IAM authentication failure 403 Forbidden (docs/aws-behaviour.md).
         raise result if ctx.api.rest else AccessDenied(detail=result.detail, cause=result.cause)
     ctx.caller = result
-    ctx.trace.add("authenticate", "signed", f"SigV4 signature of {result.identity.arn} (key {result.access_key_id})")
+    ctx.trace.add("authenticate", "signed", lambda: f"SigV4 signature of {result.identity.arn} (key {result.access_key_id})")
 
 
 async def _authenticate_token(ctx: RequestContext) -> None:
@@ -66,8 +66,10 @@ async def _run_lambda_authorizer(ctx: RequestContext) -> None:
     if policy is not None:
         _resource_policy_after_authorizer(ctx, policy)  # the pre-authorizer pass: only an explicit Deny counts
     gateway = ctx.gateway
-    invoke = lambda_.make_invoker(config, functions=gateway.functions, pool=gateway.pool,
-                                  stage_variables=ctx.stage.variables, request_id=ctx.request_id)
+
+    def invoke(event):  # built only on a cache miss
+        return lambda_.make_invoker(config, functions=gateway.functions, pool=gateway.pool,
+                                    stage_variables=ctx.stage.variables, request_id=ctx.request_id)(event)
     outcome = await lambda_.run_authorizer(config, facts=invocation_facts(ctx), method_arn=method_arn(ctx), invoke=invoke,
                                            cache=gateway.authorizer_cache,
                                            context_value=lambda key: context_value(ctx, key))

@@ -18,7 +18,7 @@ def resolve_api(ctx: RequestContext) -> None:
         # docs/aws-behaviour.md "Unknown stage".
         raise MissingAuthenticationToken(detail=no_stage_detail(ctx.gateway, ctx.request.raw_path, host), cause="no_stage")
     ctx.api, ctx.stage, ctx.path, ctx.stage_prefixed = resolved.api, resolved.stage, resolved.path, resolved.prefixed
-    ctx.trace.add("resolve_api", "resolved", f"API {resolved.api.api.id}, stage {resolved.stage.name}")
+    ctx.trace.add("resolve_api", "resolved", lambda: f"API {resolved.api.api.id}, stage {resolved.stage.name}")
 
 
 def match_route(ctx: RequestContext) -> None:
@@ -38,7 +38,7 @@ def match_route(ctx: RequestContext) -> None:
             raise iam.unmatched_route_error(ctx.request, detail)
         raise MissingAuthenticationToken(detail=detail, cause="no_route")
     ctx.route = match
-    ctx.trace.add("match_route", "matched", f"{match.method.route_key} {match.path_parameters or ''}".strip())
+    ctx.trace.add("match_route", "matched", lambda: f"{match.method.route_key} {match.path_parameters or ''}".strip())
 
 
 def host_without_port(host: str) -> str:

@@ -37,6 +37,20 @@ def _bucket(key: str, throttle: Throttle | None) -> list[BucketSpec]:
 
 
 def limits(ctx: RequestContext) -> tuple[list[BucketSpec], QuotaSpec | None]:
+    """Every bucket that applies to this request, and the plan's quota; computed once per
+    (API, stage, method, plan, key) and remembered, since all of them are immutable."""
+    plan, key = ctx.usage_plan, ctx.api_key
+    cache_key = (ctx.api.api.id, ctx.stage.name, ctx.route.method.resource_path, ctx.request.method,
+                 plan.name if plan else None, key.id if key else None, key.created if key else None)
+    cached = ctx.gateway.limits_cache.get(cache_key)
+    if cached is None:
+        if len(ctx.gateway.limits_cache) > 100_000:
+            ctx.gateway.limits_cache.clear()
+        cached = ctx.gateway.limits_cache[cache_key] = _limits(ctx)
+    return cached
+
+
+def _limits(ctx: RequestContext) -> tuple[list[BucketSpec], QuotaSpec | None]:
     """Every bucket that applies to this request, and the plan's quota (spec §7 order)."""
     api, stage = ctx.api.api.id, ctx.stage
     method_key = f"{ctx.route.method.resource_path}/{ctx.request.method}"
