@@ -104,29 +104,23 @@ class Gateway:
         return {self.local_idp.issuer: str(jwks_file)}
 
     def _token_authorizers(self, api: Api) -> dict[str, token.TokenAuthorizerSpec]:
-        local = None
-        if self.project.local_idp is not None:
-            idp = self.project.local_idp
-            local = token.LocalIssuer(idp.issuer, idp.user_pools, idp.issuers)
-        out = {}
-        for name, scheme in api.authorizers.items():
-            kind = str(scheme["x-amazon-apigateway-authorizer"].get("type", "")).lower()
-            if kind not in ("cognito_user_pools", "jwt"):
-                continue
-            try:
-                out[name] = token.build(name, scheme, self.jwks, local)
-            except ValueError as exc:
-                self.problems.append(Problem(api.source.file, f"{api.schemes_pointer}/{name}", str(exc)))
-        return out
+        idp = self.project.local_idp
+        local = token.LocalIssuer(idp.issuer, idp.user_pools, idp.issuers) if idp is not None else None
+        return self._authorizers(api, ("cognito_user_pools", "jwt"),
+                                 lambda name, scheme: token.build(name, scheme, self.jwks, local))
 
     def _lambda_authorizers(self, api: Api) -> dict[str, lambda_.AuthorizerConfig]:
+        return self._authorizers(api, ("token", "request"), lambda name, scheme: lambda_.parse_authorizer(
+            name, scheme, protocol=api.protocol, functions=self.functions))
+
+    def _authorizers(self, api: Api, kinds: tuple[str, ...], build) -> dict:
+        """The API's authorizers of these types, built once; a broken one becomes a problem."""
         out = {}
         for name, scheme in api.authorizers.items():
-            kind = str(scheme["x-amazon-apigateway-authorizer"].get("type", "")).lower()
-            if kind not in ("token", "request"):
+            if str(scheme["x-amazon-apigateway-authorizer"].get("type", "")).lower() not in kinds:
                 continue
             try:
-                out[name] = lambda_.parse_authorizer(name, scheme, protocol=api.protocol, functions=self.functions)
+                out[name] = build(name, scheme)
             except ValueError as exc:
                 self.problems.append(Problem(api.source.file, f"{api.schemes_pointer}/{name}", str(exc)))
         return out
