@@ -7,6 +7,7 @@ JSON pointer it came from so errors and explanations can point at the source.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -186,6 +187,14 @@ class FunctionSpec:
     timeout_s: float | None = None  # None: only the integration timeout applies
     memory_mb: int = 128
     environment: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # set before the handler is imported
+    invoke_permission: tuple[str, ...] | None = None  # SourceArn patterns API Gateway may invoke it from;
+    # None: unrestricted (lychgate.yaml projects); from templates: their AWS::Lambda::Permission resources
+
+    def permits(self, source_arn: str) -> bool:
+        """Whether an ``AWS::Lambda::Permission`` lets API Gateway invoke the function for this ARN."""
+        if self.invoke_permission is None:
+            return True
+        return any(fnmatch.fnmatchcase(source_arn, pattern) for pattern in self.invoke_permission)
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ class FunctionConfig(_Strict):
     timeout: float | None = Field(default=None, gt=0, le=900)
     memory: int = Field(default=128, ge=128, le=10240)
     environment: dict[str, str] = Field(default_factory=dict)
+    invoke_permission: list[str] | None = None
 
 
 DEFAULT_LIMITS = Limits()
@@ -236,10 +237,20 @@ def load_project(path: str | Path, *, parameter_overrides: dict[str, str] | None
         converted = convert_template(template, parameter_overrides=parameter_overrides, env_vars_file=env_vars_file)
         if converted.errors:
             raise ConfigError(converted.problems)
+        _with_permissions(converted.config, converted.permissions)
         return _build(converted.config, file=template, documents=converted.documents,
                       environment=converted.environment, upstream=converted.problems)
     file = find_project_file(path)
     return _build(load_document(file), file=file)
+
+
+def _with_permissions(config: dict, permissions: Mapping[str, list[str]]) -> None:
+    """A template's functions may be invoked by API Gateway only as its Lambda permissions allow."""
+    functions = config.get("functions") or {}
+    for name, spec in list(functions.items()):
+        spec = {"handler": spec} if isinstance(spec, str) else spec
+        spec["invoke_permission"] = list(permissions.get(name, []))
+        functions[name] = spec
 
 
 def _template_for(path: Path) -> Path | None:
@@ -377,7 +388,9 @@ def _functions(config: ProjectConfig, root: Path, environment: Mapping[str, Mapp
         name = named[0] if named else key
         out[name] = FunctionSpec(name=name, handler=spec.handler, base_dir=root, timeout_s=spec.timeout,
                                  memory_mb=spec.memory,
-                                 environment=MappingProxyType({**spec.environment, **environment.get(name, {})}))
+                                 environment=MappingProxyType({**spec.environment, **environment.get(name, {})}),
+                                 invoke_permission=tuple(spec.invoke_permission) if spec.invoke_permission is not None
+                                 else None)
     return MappingProxyType(out)
 
 

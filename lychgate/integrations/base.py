@@ -24,12 +24,13 @@ class IntegrationRequest:
     so HTTP proxying never pays for them."""
 
     __slots__ = ("request", "stage", "stage_variables", "path_parameters", "lookup", "timeout_s", "rest",
-                 "_facts", "_make_facts")
+                 "method_arn", "_facts", "_make_facts")
 
     def __init__(self, *, request: Request, stage: str, stage_variables: Mapping[str, str],
                  path_parameters: Mapping[str, str], lookup: Lookup, timeout_s: float, rest: bool = True,
-                 make_facts: Callable[[], InvocationFacts]):
+                 make_facts: Callable[[], InvocationFacts], method_arn: str = ""):
         self.request, self.stage, self.stage_variables = request, stage, stage_variables
+        self.method_arn = method_arn
         self.path_parameters, self.lookup, self.timeout_s, self.rest = path_parameters, lookup, timeout_s, rest
         self._facts: InvocationFacts | None = None
         self._make_facts = make_facts

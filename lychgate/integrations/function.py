@@ -15,7 +15,7 @@ import logging
 import orjson
 
 from lychgate.config.model import Integration
-from lychgate.errors import IntegrationTimeout, MalformedIntegrationResponse
+from lychgate.errors import ApiConfigurationError, IntegrationTimeout, MalformedIntegrationResponse
 from lychgate.functions.events import (MalformedResponse, parse_response_v1, parse_response_v2,
                                        proxy_event_v1, proxy_event_v2)
 from lychgate.functions.invoke import FunctionError, FunctionTimeout, LocalFunction
@@ -32,6 +32,11 @@ class FunctionIntegration:
         self.proxy = config.type == "AWS_PROXY"
 
     async def invoke(self, req: IntegrationRequest) -> Response:
+        if not self.function.spec.permits(req.method_arn):
+            # No AWS::Lambda::Permission lets API Gateway invoke it: AWS answers 500 (spec §9.3).
+            raise ApiConfigurationError(detail=f"no Lambda permission lets API Gateway invoke function "
+                                               f"{self.function.spec.name!r} from {req.method_arn}",
+                                        cause="lambda_permission_missing")
         event = self._event(req)
         try:
             result = await self.function.invoke(event, request_id=req.facts.request_id, timeout_s=req.timeout_s)

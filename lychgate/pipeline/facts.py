@@ -51,3 +51,10 @@ def api_key_fields(ctx: RequestContext) -> dict:
     if ctx.api_key is None:
         return {}
     return {"apiKey": ctx.api_key_value, "apiKeyId": ctx.api_key.id}
+
+
+def method_arn(ctx: RequestContext) -> str:
+    """The request's ``arn:aws:execute-api:…/{stage}/{VERB}/{path}``."""
+    project = ctx.gateway.project
+    return iam.method_arn(project.region, project.account_id, ctx.api.api.id, ctx.stage.name,
+                          ctx.request.method, ctx.path)

@@ -9,7 +9,8 @@ API keys) fail closed with a 500 and are reported at start-up.
 from __future__ import annotations
 
 from lychgate.authorizers import iam, lambda_, token
-from lychgate.pipeline.facts import invocation_facts
+from lychgate.config.references import lambda_function
+from lychgate.pipeline.facts import invocation_facts, method_arn
 from lychgate.pipeline.variables import context_value
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
@@ -68,6 +69,7 @@ async def _run_lambda_authorizer(ctx: RequestContext) -> None:
     gateway = ctx.gateway
 
     def invoke(event):  # built only on a cache miss
+        _check_authorizer_permission(ctx, config)
         return lambda_.make_invoker(config, functions=gateway.functions, pool=gateway.pool,
                                     stage_variables=ctx.stage.variables, request_id=ctx.request_id)(event)
     outcome = await lambda_.run_authorizer(config, facts=invocation_facts(ctx), method_arn=method_arn(ctx), invoke=invoke,
@@ -82,6 +84,17 @@ async def _run_lambda_authorizer(ctx: RequestContext) -> None:
     ctx.authorizer = outcome.event_authorizer()
     ctx.authorizer_principal = outcome.principal_id
     ctx.usage_identifier_key = outcome.usage_identifier_key
+
+
+def _check_authorizer_permission(ctx: RequestContext, config) -> None:
+    """AWS answers 500 ``{"message":null}`` when no Lambda permission covers the authorizer (spec §2.2)."""
+    named = lambda_function(config.uri)
+    function = ctx.gateway.functions.get(named[0]) if named else None
+    project = ctx.gateway.project
+    arn = f"arn:aws:execute-api:{project.region}:{project.account_id}:{ctx.api.api.id}/authorizers/{config.name}"
+    if function is not None and not function.spec.permits(arn):
+        raise lambda_.AuthorizerInvokeError(f"no Lambda permission lets API Gateway invoke {function.spec.name!r} "
+                                            f"for {arn}")
 
 
 def _resource_policy_allows(ctx: RequestContext, outcome, policy) -> bool:
@@ -125,7 +138,3 @@ def _resource_policy_after_authorizer(ctx: RequestContext, policy) -> None:
     ctx.trace.add("authorize", "allowed", "the authorizer allowed and the resource policy does not deny (Table A)")
 
 
-def method_arn(ctx: RequestContext) -> str:
-    project = ctx.gateway.project
-    return iam.method_arn(project.region, project.account_id, ctx.api.api.id, ctx.stage.name,
-                          ctx.request.method, ctx.path)

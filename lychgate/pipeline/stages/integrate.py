@@ -7,7 +7,7 @@ import time
 from lychgate.errors import ApiConfigurationError, GatewayError
 from lychgate.integrations.base import IntegrationRequest
 from lychgate.pipeline.context import RequestContext
-from lychgate.pipeline.facts import invocation_facts
+from lychgate.pipeline.facts import invocation_facts, method_arn
 from lychgate.pipeline.variables import lookup_for
 
 
@@ -19,7 +19,7 @@ async def integrate(ctx: RequestContext) -> None:
     req = IntegrationRequest(request=ctx.request, stage=ctx.stage.name, stage_variables=ctx.stage.variables,
                              path_parameters=ctx.route.path_parameters, lookup=lookup_for(ctx),
                              timeout_s=method.integration.timeout_ms / 1000, rest=ctx.api.rest,
-                             make_facts=lambda: invocation_facts(ctx))
+                             make_facts=lambda: invocation_facts(ctx), method_arn=method_arn(ctx))
     started = time.perf_counter()
     try:
         response = await handler.invoke(req)
