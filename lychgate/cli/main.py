@@ -206,12 +206,13 @@ def explain(request_id: str, as_json: bool) -> None:
 @click.option("--anonymous", is_flag=True, help="Send the request unsigned (the default).")
 @click.option("--header", "-H", "headers", multiple=True, help="A request header, NAME:VALUE (repeatable).")
 @click.option("--api-key", help="Send this x-api-key header.")
+@click.option("--token", help="Send this token (JWT, or a Lambda authorizer's token) as the Authorization header.")
 @click.option("--data", default="", help="The request body.")
 @click.option("--source-ip", default="127.0.0.1", show_default=True, help="The caller's IP address (aws:SourceIp).")
 @click.option("--host", default="127.0.0.1:8080", show_default=True,
               help="The Host header (e.g. API.execute-api.localhost for host-style URLs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-def simulate(path, method, target, as_name, access_key, anonymous, headers, api_key, data, source_ip, host,
+def simulate(path, method, target, as_name, access_key, anonymous, headers, api_key, token, data, source_ip, host,
              as_json) -> None:
     """Run a request through the gateway's pipeline offline, up to the integration.
 
@@ -224,7 +225,7 @@ def simulate(path, method, target, as_name, access_key, anonymous, headers, api_
     project = _load(path)
     try:
         key = None if anonymous else sim.key_for(project, as_name, access_key)
-        extra = [f"x-api-key:{api_key}"] if api_key else []
+        extra = ([f"x-api-key:{api_key}"] if api_key else []) + ([f"Authorization:{token}"] if token else [])
         request = sim.build_request(method, target, list(headers) + extra, data.encode(), source_ip, host)
     except sim.SimulateError as exc:
         error(str(exc))

@@ -62,3 +62,13 @@ def test_simulate_unknown_identity_exits_2():
     proc = subprocess.run([sys.executable, "-m", "lychgate", "simulate", str(PETSTORE), "GET", "/prod/orders",
                            "--as", "mallory"], capture_output=True, text=True)
     assert proc.returncode == 2 and "mallory" in proc.stderr
+
+
+def test_simulate_token_and_api_key():
+    status, result = simulate("GET", "/prod/adoptions", "--token", "allow-alice")
+    assert status == 0 and any(s["stage"] == "authenticate" for s in result["steps"])
+    status, result = simulate("GET", "/prod/adoptions", "--token", "deny")
+    assert (status, result["cause"]) == (1, "authorizer_explicitDeny")
+    assert simulate("GET", "/prod/inventory", "--api-key", "partner-1-key-0000000000000000")[0] == 0
+    status, result = simulate("GET", "/prod/inventory", "--api-key", "wrong-key-000000000000000")
+    assert (status, result["cause"]) == (1, "api_key_unknown")
