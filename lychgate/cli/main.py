@@ -106,10 +106,12 @@ def template_options(command):
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on (0: any free port).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--no-access-log", is_flag=True, help="Do not write access-log lines.")
+@click.option("--execution-log", is_flag=True,
+              help="Write API Gateway-style execution-log lines for every request (stderr).")
 @click.option("--explain", "explain_header", is_flag=True,
               help="Dev switch: add an x-lychgate-explain header with the cause to every refused request.")
 def serve(path: str, parameter_overrides, env_vars, host: str, port: int, workers: int, no_access_log: bool,
-          explain_header: bool) -> None:
+          execution_log: bool, explain_header: bool) -> None:
     """Serve the project at PATH: a folder with lychgate.yaml or a SAM/CloudFormation template, or the file."""
     from lychgate.server.admin import new_token
     from lychgate.server.run import (ServeOptions, bind, enforcement, flush_ready, needs_shared_state,
@@ -135,7 +137,7 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
     for line in enforcement(project):
         click.echo(line)
     options = ServeOptions(workers=workers, access_log=not no_access_log, explain_header=explain_header,
-                           admin_token=new_token())
+                           execution_log=execution_log, admin_token=new_token())
     click.echo("lychgate: why was a request refused? `lychgate explain REQUEST_ID` (x-amzn-RequestId / apigw-requestid)")
     status = run_server(project, sock, options,
                         on_ready=lambda: flush_ready(f"lychgate: serving on http://{host}:{port}"))

@@ -126,6 +126,7 @@ class Stage:
     access_log: AccessLogSettings | None = None
     throttle: Throttle | None = None  # methodSettings "*/*": the stage default
     method_throttle: Mapping[str, Throttle] = field(default_factory=lambda: EMPTY)  # "/pets/GET" -> limits
+    logging_level: str = "OFF"  # execution logs: OFF, ERROR (refused or failed requests) or INFO (all)
 
 
 @dataclass(frozen=True, slots=True)

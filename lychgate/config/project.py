@@ -196,7 +196,7 @@ def _stages(api_cfg: ApiConfig, protocol: str) -> MappingProxyType:
     return MappingProxyType({
         name: Stage(name=name, variables=MappingProxyType(dict(stage.variables)),
                     access_log=_access_log(stage.access_log, protocol), throttle=_throttle(stage.throttle),
-                    method_throttle=_method_throttles(stage.method_throttle))
+                    method_throttle=_method_throttles(stage.method_throttle), logging_level=stage.logging_level)
         for name, stage in declared.items()})
 
 

@@ -38,6 +38,7 @@ METHOD_KEY = r"^(/[^ ]*|\*)/([A-Z]+|\*)$"
 class StageConfig(_Strict):
     variables: dict[str, str] = Field(default_factory=dict)
     access_log: AccessLogConfig | Literal[False] | None = None
+    logging_level: Literal["OFF", "ERROR", "INFO"] = "OFF"  # execution logs, as methodSettings loggingLevel
     throttle: ThrottleConfig | None = None
     method_throttle: dict[str, ThrottleConfig] = Field(default_factory=dict)
 

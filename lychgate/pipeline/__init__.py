@@ -5,14 +5,14 @@ from __future__ import annotations
 from lychgate.pipeline.chain import Pipeline
 from lychgate.pipeline.stages.auth import authenticate, authorize
 from lychgate.pipeline.stages.integrate import integrate
-from lychgate.pipeline.stages.log import remember_trace, write_access_log
+from lychgate.pipeline.stages.log import remember_trace, write_access_log, write_execution_log
 from lychgate.pipeline.stages.respond import add_cors_headers, add_explain_header, add_standard_headers
 from lychgate.pipeline.stages.route import match_route, resolve_api
 from lychgate.pipeline.stages.usage import require_api_key, throttle
 
 REQUEST_STAGES = (resolve_api, match_route, authenticate, authorize, require_api_key, throttle, integrate)
 RESPONSE_STAGES = (add_cors_headers, add_standard_headers, add_explain_header)
-FINALIZERS = (write_access_log, remember_trace)
+FINALIZERS = (write_access_log, write_execution_log, remember_trace)
 
 
 def build_pipeline(until: str | None = None) -> Pipeline:

@@ -63,8 +63,10 @@ class Resolved:
 class Gateway:
     """Everything the pipeline needs that outlives a request."""
 
-    def __init__(self, project: Project, *, access_log: bool = True, explain_header: bool = False):
+    def __init__(self, project: Project, *, access_log: bool = True, explain_header: bool = False,
+                 execution_log: bool = False):
         self.project = project
+        self.execution_log = execution_log
         self.traces = TraceRing()
         self.explain_header = explain_header
         self.problems: list[Problem] = []  # definitions that cannot run (reported by `check` and `serve`)

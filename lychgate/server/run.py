@@ -44,6 +44,7 @@ class ServeOptions:
     workers: int = 1
     access_log: bool = True
     explain_header: bool = False
+    execution_log: bool = False
     admin_token: str = ""
 
 
@@ -65,7 +66,8 @@ def _run_worker(project: Project, sock: socket.socket, options: ServeOptions, on
 
 async def _serve_async(project: Project, sock: socket.socket, options: ServeOptions, on_ready) -> int:
     loop = asyncio.get_running_loop()
-    gateway = Gateway(project, access_log=options.access_log, explain_header=options.explain_header)
+    gateway = Gateway(project, access_log=options.access_log, explain_header=options.explain_header,
+                      execution_log=options.execution_log)
     state = ConnectionState(gateway, build_pipeline(), project.limits)
     server = await loop.create_server(lambda: HttpConnection(state), sock=sock, backlog=1024)
     sweeper = loop.create_task(state.sweep())

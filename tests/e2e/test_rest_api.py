@@ -195,3 +195,19 @@ def test_backend_refusing_connections(serve, tmp_path):
     r = requests.get(f"{server.url}/dev/x")
     assert (r.status_code, r.content) == (500, b'{"message":"Internal server error"}')
     assert r.headers["x-amzn-ErrorType"] == "InternalServerErrorException"
+
+
+def test_execution_log_at_error_level(serve, tmp_path):
+    doc = openapi({"/ok": {"get": proxy_op("fn")}})
+    config = {"apis": [{"id": "ex", "openapi": "openapi.yaml", "stages": {"prod": {"logging_level": "ERROR",
+                                                                               "access_log": False}}}],
+              "functions": {"fn": "h.py:handler"}}
+    server = serve(write_project(tmp_path, doc, config=config,
+                                 files={"h.py": "def handler(e, c):\n    return {'statusCode': 200}\n"}))
+    ok = requests.get(f"{server.url}/prod/ok").headers["x-amzn-RequestId"]
+    refused = requests.get(f"{server.url}/prod/nope").headers["x-amzn-RequestId"]
+    _, _, err = server.stop()
+    assert f"({refused}) Starting execution for request: {refused}" in err
+    assert f"({refused}) Method completed with status: 403" in err
+    assert f"({refused}) Gateway response type: MISSING_AUTHENTICATION_TOKEN with status code: 403" in err
+    assert ok not in err  # ERROR level: only refused or failed requests
