@@ -71,6 +71,8 @@ CONTEXT: dict[str, Callable[[RequestContext], object]] = {
     "error.message": _error("message"),
     "error.messageString": _error("messageString"),
     "error.responseType": _error("responseType"),
+    "lychgate.trace": lambda c: ">".join(f"{s.stage}:{s.outcome}" for s in c.trace.steps),
+    "lychgate.cause": lambda c: c.error.cause if c.error else None,
     "integration.status": lambda c: c.integration_status,
     "integration.latency": lambda c: c.integration_latency_ms,
     "integration.error": lambda c: c.integration_error or None,

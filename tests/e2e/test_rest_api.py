@@ -211,3 +211,20 @@ def test_execution_log_at_error_level(serve, tmp_path):
     assert f"({refused}) Method completed with status: 403" in err
     assert f"({refused}) Gateway response type: MISSING_AUTHENTICATION_TOKEN with status code: 403" in err
     assert ok not in err  # ERROR level: only refused or failed requests
+
+
+def test_access_log_carries_the_compact_trace(serve, tmp_path):
+    doc = openapi({"/ok": {"get": proxy_op("fn")}})
+    log = tmp_path / "access.log"
+    fmt = '{"id":"$context.requestId","cause":"$context.lychgate.cause","trace":"$context.lychgate.trace"}'
+    config = {"apis": [{"id": "al", "openapi": "openapi.yaml", "stages": {"prod": {
+                  "access_log": {"format": fmt, "destination": str(log)}}}}],
+              "functions": {"fn": "h.py:handler"}}
+    server = serve(write_project(tmp_path, doc, config=config,
+                                 files={"h.py": "def handler(e, c):\n    return {'statusCode': 200}\n"}))
+    requests.get(f"{server.url}/prod/ok")
+    requests.get(f"{server.url}/prod/nope")
+    server.stop()
+    first, second = [json.loads(line) for line in log.read_text().splitlines()]
+    assert first["cause"] == "-" and first["trace"].endswith("integrate:answered")
+    assert second["cause"] == "no_route" and second["trace"].endswith("gateway_response:MISSING_AUTHENTICATION_TOKEN")
