@@ -59,6 +59,19 @@ def _generate_keys_once(project: Project) -> None:
     asyncio.run(generate())
 
 
+def _reload_project(path: str, parameter_overrides, env_vars) -> Project:
+    """For SIGHUP: the project loaded and checked as `lychgate check` would; ConfigError if not sound."""
+    overrides = None
+    if parameter_overrides:
+        from lychgate.config.cloudformation import parse_parameter_overrides
+        overrides = parse_parameter_overrides(list(parameter_overrides))
+    project = load_project(path, parameter_overrides=overrides, env_vars_file=Path(env_vars) if env_vars else None)
+    problems = _handler_problems(project) or _runtime_problems(project)
+    if problems:
+        raise ConfigError(problems)
+    return project
+
+
 def _runtime_problems(project: Project) -> list[Problem]:
     """Definitions that load but cannot run (e.g. an authorizer missing its issuer)."""
     from lychgate.pipeline.runtime import Gateway
@@ -137,7 +150,8 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
     for line in enforcement(project):
         click.echo(line)
     options = ServeOptions(workers=workers, access_log=not no_access_log, explain_header=explain_header,
-                           execution_log=execution_log, admin_token=new_token())
+                           execution_log=execution_log, admin_token=new_token(),
+                           reload=lambda: _reload_project(path, parameter_overrides, env_vars))
     click.echo("lychgate: why was a request refused? `lychgate explain REQUEST_ID` (x-amzn-RequestId / apigw-requestid)")
     status = run_server(project, sock, options,
                         on_ready=lambda: flush_ready(f"lychgate: serving on http://{host}:{port}"))

@@ -16,10 +16,12 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import uvloop
 
 from lychgate.config.model import Project
+from lychgate.errors import ConfigError
 from lychgate.pipeline import build_pipeline
 from lychgate.pipeline.runtime import Gateway
 from lychgate.server.admin import AdminServer
@@ -46,6 +48,7 @@ class ServeOptions:
     explain_header: bool = False
     execution_log: bool = False
     admin_token: str = ""
+    reload: Callable[[], Project] | None = None  # loads the project again (raises ConfigError) for SIGHUP
 
 
 def serve(project: Project, sock: socket.socket, options: ServeOptions, on_ready=None) -> int:
@@ -64,10 +67,14 @@ def _run_worker(project: Project, sock: socket.socket, options: ServeOptions, on
         loop.close()
 
 
+def _gateway(project: Project, options: ServeOptions) -> Gateway:
+    return Gateway(project, access_log=options.access_log, explain_header=options.explain_header,
+                   execution_log=options.execution_log)
+
+
 async def _serve_async(project: Project, sock: socket.socket, options: ServeOptions, on_ready) -> int:
     loop = asyncio.get_running_loop()
-    gateway = Gateway(project, access_log=options.access_log, explain_header=options.explain_header,
-                      execution_log=options.execution_log)
+    gateway = _gateway(project, options)
     state = ConnectionState(gateway, build_pipeline(), project.limits)
     server = await loop.create_server(lambda: HttpConnection(state), sock=sock, backlog=1024)
     sweeper = loop.create_task(state.sweep())
@@ -77,10 +84,12 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     await _start_local_idp(gateway)
     for name, value in await gateway.load_keys():
         print(f"lychgate: API key {name!r} was generated; its value, shown only this once: {value}", flush=True)
-    refresher = loop.create_task(_refresh_keys(gateway)) if project.state != "memory" else None
+    refresher = loop.create_task(_refresh_keys(state)) if project.state != "memory" else None
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if options.reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(state, admin, options)))
     # Everything loaded at start-up lives as long as the server: keep it out of the collector's
     # way, and collect the young generation less often (shorter pauses, fewer of them).
     gc.collect()
@@ -102,6 +111,7 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     sweeper.cancel()
     if refresher is not None:
         refresher.cancel()
+    gateway = state.gateway
     await gateway.store.close()
     if gateway.local_idp is not None:
         await gateway.local_idp.stop()
@@ -109,12 +119,36 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     return 0
 
 
-async def _refresh_keys(gateway: Gateway, every_s: float = 2.0) -> None:
+async def _reload(state: ConnectionState, admin: AdminServer, options: ServeOptions) -> None:
+    """SIGHUP: validate the project again; a good one replaces the running gateway at once (requests
+    in flight finish on the old one, closed after the grace period), a bad one is logged and ignored."""
+    loop = asyncio.get_running_loop()
+    try:
+        project = await loop.run_in_executor(None, options.reload)
+        new = _gateway(project, options)
+        await new.load_keys()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            LOG.error("reload rejected, still serving the previous configuration: %s", problem)
+        return
+    except Exception:  # noqa: BLE001 - whatever broke, the running configuration keeps serving
+        LOG.exception("reload failed, still serving the previous configuration")
+        return
+    old = state.gateway
+    new.traces = old.traces  # explanations of earlier requests survive the reload
+    state.gateway = admin.gateway = new
+    LOG.info("reloaded %s: %d API(s)", project.file, len(project.apis))
+    await asyncio.sleep(GRACE_SECONDS)
+    await old.store.close()
+    old.close()
+
+
+async def _refresh_keys(state: ConnectionState, every_s: float = 2.0) -> None:
     """Keys created, disabled or deleted with `lychgate keys` reach running gateways within seconds."""
     while True:
         await asyncio.sleep(every_s)
         try:
-            await gateway.load_keys()
+            await state.gateway.load_keys()
         except Exception as exc:  # the store is down: keep the keys we have, fail closed per request
             LOG.warning("cannot refresh API keys from the state store: %s", exc)
 
@@ -150,8 +184,13 @@ def _supervise(project: Project, sock: socket.socket, options: ServeOptions, on_
         for child in children:
             _kill(child, signal.SIGTERM)
 
+    def reload(_signum, _frame):
+        for child in children:
+            _kill(child, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, reload)
     if on_ready is not None:
         on_ready()
     status = 0
