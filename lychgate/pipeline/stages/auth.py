@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from lychgate.authorizers import iam, lambda_, token
 from lychgate.config.references import lambda_function
+from lychgate.iam import Decision
 from lychgate.pipeline.facts import invocation_facts, method_arn
 from lychgate.pipeline.variables import context_value
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError
@@ -114,7 +115,9 @@ def authorize(ctx: RequestContext) -> None:
     if ctx.caller is None and policy is None:
         return
     if ctx.authorizer is not None:
-        _resource_policy_after_authorizer(ctx, policy)
+        # A Lambda authorizer's call already had the resource policy's pre-authorizer pass.
+        if ctx.route.method.authorization_type != "CUSTOM":
+            _resource_policy_after_authorizer(ctx, policy)
         return
     project = ctx.gateway.project
     arn = method_arn(ctx)
@@ -132,7 +135,7 @@ def _resource_policy_after_authorizer(ctx: RequestContext, policy) -> None:
     evaluation = iam.resource_policy_only(method_arn=method_arn(ctx), request=ctx.request,
                                           region=ctx.gateway.project.region, resource_policy=policy)
     ctx.decision = evaluation
-    if evaluation.decision.value == "explicitDeny":
+    if evaluation.decision is Decision.EXPLICIT_DENY:
         ctx.trace.add("authorize", "explicitDeny", "the resource policy denies explicitly")
         raise iam.denial(evaluation)
     ctx.trace.add("authorize", "allowed", "the authorizer allowed and the resource policy does not deny (Table A)")
