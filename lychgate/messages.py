@@ -42,7 +42,14 @@ class Request:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """First value of a header, case-insensitively."""
-        values = self.header_map.get(name.lower())
+        lname = name.lower()
+        if self._lower is None and len(self.headers) <= 8:
+            # A few headers: scanning them is cheaper than building the map.
+            for key, value in self.headers:
+                if key.lower() == lname:
+                    return value
+            return default
+        values = self.header_map.get(lname)
         return values[0] if values else default
 
     @property

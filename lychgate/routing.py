@@ -63,6 +63,11 @@ class Router:
     def match(self, http_method: str, raw_path: str) -> RouteMatch | None:
         """The route serving this request, or None (REST: 403 MAT; HTTP API: 404)."""
         segments = split_path(raw_path)
+        node, params = self._most_specific(segments)
+        if node is not None:  # usually the answer; else search every candidate in order
+            method = node.methods.get(http_method) or node.methods.get("ANY")
+            if method is not None:
+                return RouteMatch(method, params)
         for node, params in self._candidates(self._root, segments, 0, {}):
             method = node.methods.get(http_method) or node.methods.get("ANY")
             if method is not None:
@@ -77,6 +82,25 @@ class Router:
         for node, _ in self._candidates(self._root, split_path(raw_path), 0, {}):
             keys += [m.route_key for m in node.methods.values()]
         return keys
+
+    def _most_specific(self, segs: list[str]) -> tuple[_Node | None, dict]:
+        """The first resource ``_candidates`` would yield, found without backtracking: a literal
+        child, else a parameter, else a greedy one; (None, {}) where that walk dead-ends."""
+        node, params = self._root, {}
+        for i, seg in enumerate(segs):
+            child = node.literals.get(unquote(seg) if "%" in seg else seg)
+            if child is not None:
+                node = child
+            elif node.param is not None and seg:
+                name, node = node.param
+                params[name] = unquote(seg)
+            elif node.greedy is not None:
+                name, node = node.greedy
+                params[name] = unquote("/".join(segs[i:]))
+                return node, params
+            else:
+                return None, {}
+        return node, params
 
     def _candidates(self, node: _Node, segs: list[str], i: int, params: dict) -> Iterator[tuple[_Node, dict]]:
         """Resources matching the path, most specific first (depth-first: literal, param, greedy)."""

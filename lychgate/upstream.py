@@ -52,6 +52,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.loop = asyncio.get_running_loop()
 
     def connection_lost(self, exc) -> None:
         self.alive = False
@@ -108,58 +109,78 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(UpstreamResponse(self.parser.get_status_code(), self.headers, b"".join(self.body)))
 
-    def send(self, data: bytes, head: bool) -> asyncio.Future:
+    def send(self, head: bytes, head_only: bool, body: bytes) -> asyncio.Future:
         self._reset()
-        self.head = head
+        self.head = head_only
         self.received_any = False
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(data)
+        self.waiter = self.loop.create_future()
+        if len(body) < 65536:
+            self.transport.write(head + body)  # one write, one segment
+        else:
+            self.transport.writelines((head, body))
         return self.waiter
 
 
-async def _before(future: asyncio.Future, deadline: float):
-    """Await ``future``, failing it with asyncio.TimeoutError at ``deadline`` (loop time)."""
-    def expire() -> None:
-        if not future.done():
-            future.set_exception(asyncio.TimeoutError())
-    handle = asyncio.get_running_loop().call_at(deadline, expire)
-    try:
-        return await future
-    finally:
-        handle.cancel()
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
 
 
 class UpstreamPool:
-    """Keep-alive connections per (scheme, host, port)."""
+    """Keep-alive connections per origin, ``(scheme, host, port)``."""
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._ssl: ssl.SSLContext | None = None
 
-    async def request(self, scheme: str, host: str, port: int, head: bytes, body: bytes,
-                      method: str, timeout: float) -> UpstreamResponse:
+    async def request(self, origin: tuple[str, str, int], head: bytes, body: bytes, *, timeout: float,
+                      head_only: bool = False) -> UpstreamResponse:
         """Send one request (``head`` is the request line and headers) and read the response;
-        asyncio.TimeoutError after ``timeout`` seconds (a timer, not ``wait_for``: no extra task)."""
+        asyncio.TimeoutError after ``timeout`` seconds (a timer, not ``wait_for``: no extra task).
+        ``head_only``: the request is a HEAD, whose response has no body."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        origin = (scheme, host, port)
-        conn, reused = self._take(origin), True
+        conn = self._take(origin)
         if conn is None:
-            conn, reused = await asyncio.wait_for(self._connect(origin), timeout), False
+            conn = await self._connect_before(origin, deadline)
+            return await self._exchange(origin, conn, head, body, head_only, deadline)
+        waiter = conn.send(head, head_only, body)
+        timer = loop.call_at(deadline, _expire, waiter)
         try:
-            response = await _before(conn.send(head + body, method == "HEAD"), deadline)
+            response = await waiter
         except UpstreamError:
             conn.transport.close()
-            if not (reused and not conn.received_any):
+            if conn.received_any:
                 raise
             # An idle connection the backend had closed: retry once on a fresh one.
-            conn = await asyncio.wait_for(self._connect(origin), max(0.0, deadline - loop.time()))
-            response = await _before(conn.send(head + body, method == "HEAD"), deadline)
+            conn = await self._connect_before(origin, deadline)
+            return await self._exchange(origin, conn, head, body, head_only, deadline)
         except BaseException:  # timeout or cancellation: the connection's state is unknown
             conn.transport.close()
             raise
+        finally:
+            timer.cancel()
         self._release(origin, conn)
         return response
+
+    async def _exchange(self, origin, conn: _Connection, head: bytes, body: bytes, head_only: bool,
+                        deadline: float) -> UpstreamResponse:
+        """One request on a fresh connection (no retry)."""
+        waiter = conn.send(head, head_only, body)
+        timer = conn.loop.call_at(deadline, _expire, waiter)
+        try:
+            response = await waiter
+        except BaseException:
+            conn.transport.close()
+            raise
+        finally:
+            timer.cancel()
+        self._release(origin, conn)
+        return response
+
+    async def _connect_before(self, origin, deadline: float) -> _Connection:
+        remaining = deadline - asyncio.get_running_loop().time()
+        return await asyncio.wait_for(self._connect(origin), max(0.0, remaining))
 
     def _take(self, origin) -> _Connection | None:
         idle = self._idle.get(origin)

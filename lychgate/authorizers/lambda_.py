@@ -340,7 +340,7 @@ def http_invoker(url: str, pool: UpstreamPool, timeout_s: float = AUTHORIZER_TIM
         head = (f"POST {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
                 f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode("latin-1")
         try:
-            answer = await pool.request(scheme, host, port, head, body, "POST", timeout_s)
+            answer = await pool.request((scheme, host, port), head, body, timeout=timeout_s)
         except UpstreamError as exc:
             raise AuthorizerInvokeError(f"cannot reach {url}: {exc}") from exc
         return _http_answer(answer.status, answer.body, url)

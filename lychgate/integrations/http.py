@@ -9,17 +9,17 @@ integration responses (selected by the backend's status code).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import quote, urlsplit
 
 from lychgate.config.model import Integration
 from lychgate.config.references import MissingStageVariable, expand_stage_variables
 from lychgate.errors import ApiConfigurationError
-from lychgate.integrations.base import (IntegrationRequest, backend_errors, mapped_response_headers,
-                                        select_response)
+from lychgate.integrations.base import IntegrationRequest, backend_error, mapped_response_headers, select_response
 from lychgate.messages import Response
 from lychgate.templates import parameter_value
-from lychgate.upstream import UpstreamPool, UpstreamResponse
+from lychgate.upstream import UpstreamError, UpstreamPool, UpstreamResponse
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\}")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -31,106 +31,141 @@ REMAPPED = frozenset({"authorization", "connection", "content-md5", "date", "exp
 DROPPED_RESPONSE = frozenset({"content-length", "connection", "keep-alive", "transfer-encoding"})
 
 
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch  # needs no percent-encoding
+_CRLF = re.compile(r"[\r\n]")
+
+
+class _StageTarget:
+    """The integration URI for one stage, parsed once: where to connect and how to fill the path."""
+
+    __slots__ = ("origin", "netloc", "what", "host_line", "path_parts", "fixed_query")
+
+    def __init__(self, uri: str):
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "{" in parts.netloc:
+            raise ApiConfigurationError(detail=f"integration URI {uri!r} is not an http(s) URL")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.origin = (parts.scheme, parts.hostname, port)
+        self.netloc = parts.netloc
+        self.what = f"{parts.scheme}://{parts.netloc}"  # names the backend in error details
+        self.host_line = f"Host: {parts.netloc}\r\n"
+        # "/a/{x}/b" -> ["/a/", "x", "/b"]: literals at even indexes, placeholder names at odd ones.
+        self.path_parts = PLACEHOLDER.split(parts.path or "/")
+        self.fixed_query = parts.query
+
+
 class HttpIntegration:
     def __init__(self, config: Integration, pool: UpstreamPool):
         self.config = config
         self.pool = pool
         self.proxy = config.type == "HTTP_PROXY"
-        self._origins: dict[str, tuple] = {}  # stage name -> the URI parsed once (request-independent parts)
-        self._query_mappings = [(t[32:], src) for t, src in config.request_parameters.items()
+        self.fixed_method = config.http_method if config.http_method not in ("", "ANY") else None
+        self._targets: dict[str, _StageTarget] = {}  # stage name -> its target
+        params = config.request_parameters
+        self._query_mappings = [(t[32:], src) for t, src in params.items()
                                 if t.startswith("integration.request.querystring.")]
+        self._header_mappings = [(t[27:], src) for t, src in params.items()
+                                 if t.startswith("integration.request.header.")]
+        # A path placeholder mapped straight from a path parameter needs no lookup.
+        self._path_sources = {t[25:]: src for t, src in params.items() if t.startswith("integration.request.path.")}
 
     async def invoke(self, req: IntegrationRequest) -> Response:
-        scheme, host, port, target, host_header = self._target(req)
-        method = req.request.method if self.config.http_method in ("", "ANY") else self.config.http_method
-        head = self._request_head(req, method, target, host_header)
-        with backend_errors(f"{scheme}://{host_header}"):
-            answer = await self.pool.request(scheme, host, port, head, req.request.body, method, req.timeout_s)
-        return self._response(answer, req)
+        target = self._targets.get(req.stage) or self._target_for(req)
+        request = req.request
+        method = self.fixed_method or request.method
+        head = self._request_head(req, method, self._path_and_query(target, req), target.host_line)
+        try:
+            answer = await self.pool.request(target.origin, head, request.body, timeout=req.timeout_s,
+                                             head_only=method == "HEAD")
+        except (asyncio.TimeoutError, UpstreamError) as exc:
+            raise backend_error(exc, target.what) from exc
+        if self.proxy:
+            return Response(answer.status, _passed_headers(answer.headers, req.rest), answer.body)
+        return self._mapped_response(answer, req)
 
-    def _target(self, req: IntegrationRequest) -> tuple[str, str, int, str, str]:
-        origin = self._origins.get(req.stage)
-        if origin is None:
-            origin = self._parse_origin(req)
-        scheme, host, port, netloc, path, query = origin
-        if "{" in path:
-            path = PLACEHOLDER.sub(lambda m: self._path_value(m.group(1), req), path)
-        return scheme, host, port, self._path_and_query(path, query, req), netloc
-
-    def _parse_origin(self, req: IntegrationRequest) -> tuple:
-        """The stage's URI, parsed once: scheme, host, port, netloc, path template, fixed query."""
+    def _target_for(self, req: IntegrationRequest) -> _StageTarget:
         try:
             uri = expand_stage_variables(self.config.uri, req.stage_variables)
         except MissingStageVariable as exc:
             raise ApiConfigurationError(detail=f"stage {req.stage!r} has no stage variable {exc.args[0]!r}",
                                         cause="missing_stage_variable") from None
-        parts = urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.hostname or "{" in parts.netloc:
-            raise ApiConfigurationError(detail=f"integration URI {uri!r} is not an http(s) URL")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        origin = (parts.scheme, parts.hostname, port, parts.netloc, parts.path or "/", parts.query)
-        self._origins[req.stage] = origin
-        return origin
+        target = self._targets[req.stage] = _StageTarget(uri)
+        return target
 
-    def _path_value(self, name: str, req: IntegrationRequest) -> str:
-        mapping = self.config.request_parameters.get(f"integration.request.path.{name}")
-        value = parameter_value(mapping, req.lookup) if mapping else req.path_parameters.get(name)
-        return quote(value or "", safe="/")
-
-    def _path_and_query(self, path: str, fixed_query: str, req: IntegrationRequest) -> str:
-        query = [q for q in (fixed_query, req.request.raw_query if self.proxy else "") if q]
+    def _path_and_query(self, target: _StageTarget, req: IntegrationRequest) -> str:
+        parts = target.path_parts
+        if len(parts) == 1:
+            path = parts[0]
+        else:
+            filled = parts[:]
+            for i in range(1, len(parts), 2):
+                filled[i] = self._path_value(parts[i], req)
+            path = "".join(filled)
+        query = [q for q in (target.fixed_query, req.request.raw_query if self.proxy else "") if q]
         for name, source in self._query_mappings:
             value = parameter_value(source, req.lookup)
             if value is not None:
                 query.append(f"{quote(name, safe='')}={quote(value, safe='')}")
         return f"{path}?{'&'.join(query)}" if query else path
 
-    def _request_head(self, req: IntegrationRequest, method: str, target: str, host: str) -> bytes:
+    def _path_value(self, name: str, req: IntegrationRequest) -> str:
+        source = self._path_sources.get(name)
+        if source is None or source == f"method.request.path.{name}":
+            value = req.path_parameters.get(name)
+        else:
+            value = parameter_value(source, req.lookup)
+        if not value:
+            return ""
+        return value if _SAFE_PATH(value) else quote(value, safe="/")
+
+    def _request_head(self, req: IntegrationRequest, method: str, target: str, host_line: str) -> bytes:
         request = req.request
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
-        mapped = self._mapped_request_headers(req)
-        skip = HOP_BY_HOP | {name.lower() for name, _ in mapped}
+        mapped = self._mapped_request_headers(req) if self._header_mappings else ()
+        skip = HOP_BY_HOP | {name.lower() for name, _ in mapped} if mapped else HOP_BY_HOP
+        lines = [f"{method} {target} HTTP/1.1\r\n", host_line]
         forwarded_for = request.source_ip
         for name, value in request.headers:
             lname = name.lower()
-            if lname == "x-forwarded-for":
-                forwarded_for = f"{value}, {request.source_ip}"
-            elif lname not in skip and not lname.startswith("x-forwarded-"):
-                lines.append(f"{name}: {value}")
-        lines += [f"{name}: {value}" for name, value in mapped]
-        lines += [f"X-Forwarded-For: {forwarded_for}", "X-Forwarded-Proto: http",
-                  f"Content-Length: {len(request.body)}", "", ""]
-        return "\r\n".join(lines).encode("latin-1", "replace")
+            if lname in skip:
+                continue
+            if lname.startswith("x-forwarded-"):
+                if lname == "x-forwarded-for":
+                    forwarded_for = f"{value}, {request.source_ip}"
+                continue
+            lines.append(f"{name}: {value}\r\n")
+        for name, value in mapped:
+            lines.append(f"{name}: {value}\r\n")
+        lines.append(f"X-Forwarded-For: {forwarded_for}\r\nX-Forwarded-Proto: http\r\n"
+                     f"Content-Length: {len(request.body)}\r\n\r\n")
+        return "".join(lines).encode("latin-1", "replace")
 
     def _mapped_request_headers(self, req: IntegrationRequest) -> list[tuple[str, str]]:
         out = []
-        for target, source in self.config.request_parameters.items():
-            if target.startswith("integration.request.header."):
-                value = parameter_value(source, req.lookup)
-                if value is not None:
-                    out.append((target[len("integration.request.header."):], value))
+        for name, source in self._header_mappings:
+            value = parameter_value(source, req.lookup)
+            if value is not None:
+                # A mapped value may come from a decoded query string: never let it inject a header.
+                out.append((name, _CRLF.sub(" ", value)))
         return out
 
-    def _response(self, answer: UpstreamResponse, req: IntegrationRequest) -> Response:
-        if self.proxy:
-            return Response(answer.status, self._passed_headers(answer.headers, req.rest), answer.body)
+    def _mapped_response(self, answer: UpstreamResponse, req: IntegrationRequest) -> Response:
         chosen = select_response(self.config.responses, str(answer.status))
         lookup = _with_integration_response(answer, req.lookup)
         headers = [("Content-Type", _content_type(answer))]
         headers += mapped_response_headers(chosen.response_parameters, lookup)
         return Response(chosen.status_code, headers, answer.body)
 
-    @staticmethod
-    def _passed_headers(headers: list[tuple[str, str]], rest: bool) -> list[tuple[str, str]]:
-        out = []
-        for name, value in headers:
-            lname = name.lower()
-            if lname in DROPPED_RESPONSE:
-                continue
-            if rest and lname in REMAPPED:
-                name = f"x-amzn-Remapped-{name}"
-            out.append((name, value))
-        return out
+
+def _passed_headers(headers: list[tuple[str, str]], rest: bool) -> list[tuple[str, str]]:
+    out = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname in DROPPED_RESPONSE:
+            continue
+        if rest and lname in REMAPPED:
+            name = f"x-amzn-Remapped-{name}"
+        out.append((name, value))
+    return out
 
 
 def _content_type(answer: UpstreamResponse) -> str:

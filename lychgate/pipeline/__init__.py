@@ -1,4 +1,4 @@
-"""The request path: the stages in order. Read this list to know what a request goes through."""
+"""The request path: the stages in order. Read these lists to know what a request goes through."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from lychgate.pipeline.stages.respond import add_cors_headers, add_explain_heade
 from lychgate.pipeline.stages.route import match_route, resolve_api
 from lychgate.pipeline.stages.usage import require_api_key, throttle
 
-REQUEST_STAGES = (resolve_api, match_route, authenticate, authorize, require_api_key, throttle, integrate)
+LOCATE_STAGES = (resolve_api, match_route)  # what the request addresses: API, stage, route
+REQUEST_STAGES = (authenticate, authorize, require_api_key, throttle, integrate)  # per route, as needed
 RESPONSE_STAGES = (add_cors_headers, add_standard_headers, add_explain_header)
 FINALIZERS = (write_access_log, write_execution_log, remember_trace)
 
@@ -18,6 +19,6 @@ FINALIZERS = (write_access_log, write_execution_log, remember_trace)
 def build_pipeline(until: str | None = None) -> Pipeline:
     """The server's pipeline; ``until="authorize"`` stops after that stage (``simulate``, ``explain``)."""
     if until is None:
-        return Pipeline(REQUEST_STAGES, RESPONSE_STAGES, FINALIZERS)
+        return Pipeline(LOCATE_STAGES, REQUEST_STAGES, RESPONSE_STAGES, FINALIZERS)
     names = [stage.__name__ for stage in REQUEST_STAGES]
-    return Pipeline(REQUEST_STAGES[:names.index(until) + 1], RESPONSE_STAGES, (), dry_run=True)
+    return Pipeline(LOCATE_STAGES, REQUEST_STAGES[:names.index(until) + 1], RESPONSE_STAGES, (), dry_run=True)

@@ -7,6 +7,11 @@ Three phases with fixed guarantees (shared/style.md §4):
 3. finalizers run after the response is sent and can never change it.
 An unexpected exception fails closed: logged with the request id, answered as a generic 500
 without internals.
+
+Per-request work follows what the route needs: the locating stages run first (API, stage,
+route); then a *plan* for that stage and route, made once and kept on the API's runtime, lists
+only the stages that apply to it. A stage marked ``@applies_when(predicate)`` is left out of a
+route's plan when the predicate, which reads configuration only, is false for it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from lychgate import responses
 from lychgate.errors import ApiConfigurationError, GatewayError
@@ -25,25 +30,52 @@ LOG = logging.getLogger(__name__)
 Stage = Callable[[RequestContext], object]
 
 
+def applies_when(predicate: Callable[[RequestContext], bool]):
+    """Mark a stage as needed only for the routes where ``predicate(ctx)`` is true; the
+    predicate may read ``ctx.gateway``, ``ctx.api``, ``ctx.stage`` and ``ctx.route.method`` only."""
+    def mark(stage: Stage) -> Stage:
+        stage.applies = predicate
+        return stage
+    return mark
+
+
+class Plan(NamedTuple):
+    """The stages one route of one stage runs, after the locating stages."""
+
+    request: tuple[tuple[Stage, bool], ...]  # (stage, is async)
+    response: tuple[Stage, ...]
+    finalizers: tuple[Stage, ...]
+
+
 class Pipeline:
-    def __init__(self, request_stages: Sequence[Stage], response_stages: Sequence[Stage],
-                 finalizers: Sequence[Stage], dry_run: bool = False):
+    def __init__(self, locate_stages: Sequence[Stage], request_stages: Sequence[Stage],
+                 response_stages: Sequence[Stage], finalizers: Sequence[Stage], dry_run: bool = False):
         # Decided once here, not per request: which stages must be awaited.
+        self.locate_stages = [(s, inspect.iscoroutinefunction(s)) for s in locate_stages]
         self.request_stages = [(s, inspect.iscoroutinefunction(s)) for s in request_stages]
-        self.response_stages = list(response_stages)
-        self.finalizers = list(finalizers)
+        self.response_stages = tuple(response_stages)
+        self.finalizers = tuple(finalizers)
         self.dry_run = dry_run  # stops before the integration: no response is not an error
 
     async def run(self, ctx: RequestContext) -> None:
         """Run the request and response phases; ``ctx.response`` is set afterwards."""
         try:
-            for stage, is_async in self.request_stages:
+            for stage, is_async in self.locate_stages:
                 if is_async:
                     await stage(ctx)
                 else:
                     stage(ctx)
                 if ctx.response is not None:
                     break
+            else:
+                ctx.plan = self.plan_for(ctx)
+                for stage, is_async in ctx.plan.request:
+                    if is_async:
+                        await stage(ctx)
+                    else:
+                        stage(ctx)
+                    if ctx.response is not None:
+                        break
         except GatewayError as exc:
             self._answer_error(ctx, exc)
         except Exception as exc:
@@ -53,8 +85,21 @@ class Pipeline:
             if self.dry_run:
                 return
             self._answer_error(ctx, ApiConfigurationError(detail="no stage produced a response"))
-        self._run_guarded(self.response_stages, ctx)
+        self._run_guarded(ctx.plan.response if ctx.plan else self.response_stages, ctx)
         ctx.response_latency_ms = int((time.perf_counter() - ctx.started) * 1000)
+
+    def plan_for(self, ctx: RequestContext) -> Plan:
+        """The plan of the located stage and route, made on first use."""
+        key = (id(self), ctx.stage.name, id(ctx.route.method))
+        plan = ctx.api.plans.get(key)
+        if plan is None:
+            def needed(stage: Stage) -> bool:
+                applies = getattr(stage, "applies", None)
+                return applies is None or bool(applies(ctx))
+            plan = ctx.api.plans[key] = Plan(tuple(s for s in self.request_stages if needed(s[0])),
+                                             tuple(filter(needed, self.response_stages)),
+                                             tuple(filter(needed, self.finalizers)))
+        return plan
 
     def _answer_error(self, ctx: RequestContext, error: GatewayError) -> None:
         ctx.error = error
@@ -64,7 +109,7 @@ class Pipeline:
 
     def finish(self, ctx: RequestContext) -> None:
         """Run the finalizers (after the response was sent)."""
-        self._run_guarded(self.finalizers, ctx)
+        self._run_guarded(ctx.plan.finalizers if ctx.plan else self.finalizers, ctx)
 
     @staticmethod
     def _run_guarded(stages: Sequence[Stage], ctx: RequestContext) -> None:

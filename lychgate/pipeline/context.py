@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lychgate.authorizers.iam import Caller
     from lychgate.iam import Evaluation
     from lychgate.usage.keys import ApiKey
+    from lychgate.pipeline.chain import Plan
     from lychgate.pipeline.runtime import ApiRuntime, Gateway
 
 
@@ -74,5 +75,7 @@ class RequestContext:
     """Why the integration failed (set by ``integrate``)."""
     response_latency_ms: int | None = None
     """Time from request to response (set by the chain)."""
+    plan: Plan | None = None
+    """The stages this request's route runs (set by the chain once the route is known)."""
     trace: DecisionTrace = field(default_factory=DecisionTrace)
     """What each stage decided (appended by every stage)."""

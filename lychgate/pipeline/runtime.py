@@ -43,13 +43,11 @@ class ApiRuntime:
     access_logs: dict[str, AccessLogWriter | None] = field(default_factory=dict)  # stage -> writer
     token_authorizers: dict[str, token.TokenAuthorizerSpec] = field(default_factory=dict)  # scheme name ->
     lambda_authorizers: dict[str, lambda_.AuthorizerConfig] = field(default_factory=dict)  # scheme name ->
+    plans: dict[tuple, object] = field(default_factory=dict)  # (pipeline, stage, method) -> its chain.Plan
+    rest: bool = field(init=False)  # a REST API (else an HTTP API)
 
-    @property
-    def rest(self) -> bool:
-        return self.api.protocol == REST
-
-    def handler_for(self, method: Method) -> IntegrationHandler | None:
-        return self.handlers.get(id(method))
+    def __post_init__(self) -> None:
+        self.rest = self.api.protocol == REST
 
 
 @dataclass(slots=True)
@@ -81,6 +79,16 @@ class Gateway:
         self.functions = {name: LocalFunction(spec, self.function_arn(name))
                           for name, spec in project.functions.items()}
         self.apis = {api.id: self._compile(api, access_log) for api in project.apis}
+        # Path-style resolution, precomputed: stage name -> (API, stage), the first API wins;
+        # and the first API with a $default stage.
+        self._named_stages: dict[str, tuple[ApiRuntime, Stage]] = {}
+        self._default_stage: tuple[ApiRuntime, Stage] | None = None
+        for runtime in self.apis.values():
+            for name, stage in runtime.api.stages.items():
+                if name != "$default":
+                    self._named_stages.setdefault(name, (runtime, stage))
+                elif self._default_stage is None:
+                    self._default_stage = (runtime, stage)
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.project.region}:{self.project.account_id}:function:{name}"
@@ -147,18 +155,18 @@ class Gateway:
 
     def resolve(self, host: str, raw_path: str) -> Resolved | None:
         """Which API and stage a request addresses: host style first, then path style."""
-        match = EXECUTE_API_HOST.match(host)
-        candidates = [self.apis.get(match.group("api"))] if match else list(self.apis.values())
-        candidates = [api for api in candidates if api is not None]
+        if "execute-api." in host:
+            match = EXECUTE_API_HOST.match(host)
+            if match:
+                api = self.apis.get(match.group("api"))
+                return _resolve_in(api, raw_path) if api is not None else None
         # A named stage in the path wins over another API's $default stage.
-        for api in candidates:
-            resolved = _named_stage(api, raw_path)
-            if resolved is not None:
-                return resolved
-        for api in candidates:
-            default = api.api.stages.get("$default")
-            if default is not None:
-                return Resolved(api, default, raw_path or "/", False)
+        first, _, rest = raw_path.lstrip("/").partition("/")
+        named = self._named_stages.get(first)
+        if named is not None:
+            return Resolved(named[0], named[1], "/" + rest, True)
+        if self._default_stage is not None:
+            return Resolved(self._default_stage[0], self._default_stage[1], raw_path or "/", False)
         return None
 
     def close(self) -> None:
@@ -178,11 +186,15 @@ def local_identity_provider(settings: LocalIdp | None) -> LocalIdentityProvider 
                                  client_id=settings.client_id)
 
 
-def _named_stage(api: ApiRuntime, raw_path: str) -> Resolved | None:
-    """The stage named by the path's first segment (``$default`` is never named in a URL)."""
+def _resolve_in(api: ApiRuntime, raw_path: str) -> Resolved | None:
+    """The stage of this API named by the path's first segment (``$default`` is never named in a
+    URL), else its ``$default`` stage."""
     first, _, rest = raw_path.lstrip("/").partition("/")
     stage = api.api.stages.get(first) if first != "$default" else None
-    return Resolved(api, stage, "/" + rest, True) if stage is not None else None
+    if stage is not None:
+        return Resolved(api, stage, "/" + rest, True)
+    default = api.api.stages.get("$default")
+    return Resolved(api, default, raw_path or "/", False) if default is not None else None
 
 
 class _LateBoundFunction:

@@ -36,16 +36,26 @@ _date_cache = [0, b""]
 
 
 def http_date() -> bytes:
+    """The ``Date`` header line, formatted once a second."""
     now = int(time.time())
     if _date_cache[0] != now:
-        _date_cache[0], _date_cache[1] = now, formatdate(now, usegmt=True).encode()
+        _date_cache[0], _date_cache[1] = now, b"Date: " + formatdate(now, usegmt=True).encode()
     return _date_cache[1]
+
+
+_random_pool = [b"", 0]  # random bytes read ahead, and the next unused offset
 
 
 def request_ids() -> tuple[str, str]:
     """A random UUID-4 ``x-amzn-RequestId`` and an ``x-amz-apigw-id`` shaped like AWS's (16 base64
-    characters), from one ``urandom`` call: cheaper than ``uuid.uuid4()`` on every request."""
-    raw = os.urandom(27)
+    characters). The randomness is read from ``os.urandom`` 256 requests at a time: one system
+    call instead of one per request."""
+    pool, offset = _random_pool
+    if offset + 27 > len(pool):
+        pool, offset = os.urandom(27 * 256), 0
+        _random_pool[0] = pool
+    raw = pool[offset:offset + 27]
+    _random_pool[1] = offset + 27
     h = raw[:16].hex()
     request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[raw[8] & 3]}{h[17:20]}-{h[20:32]}"
     return request_id, base64.b64encode(raw[16:]).decode()
@@ -161,12 +171,13 @@ class HttpConnection(asyncio.Protocol):
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        length = next((v for k, v in self.headers if k.lower() == "content-length"), None)
-        if length is not None and length.isdigit() and int(length) > self.limits.max_body_bytes:
-            raise _RejectRequest(413, "Request Entity Too Large", RequestTooLarge())
+        for name, value in self.headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                if value.isdigit() and int(value) > self.limits.max_body_bytes:
+                    raise _RejectRequest(413, "Request Entity Too Large", RequestTooLarge())
+            elif len(name) == 6 and name.lower() == "expect" and value.lower() == "100-continue":
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self._arm(self.limits.body_timeout_s)
-        if any(k.lower() == "expect" and v.lower() == "100-continue" for k, v in self.headers):
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, chunk: bytes) -> None:
         self.body_size += len(chunk)
@@ -177,9 +188,7 @@ class HttpConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self._disarm()
         self.in_message = False
-        parsed = httptools.parse_url(self.url) if self.url not in (b"*",) else None
-        path = parsed.path.decode("latin-1") if parsed and parsed.path else "/"
-        query = parsed.query.decode("latin-1") if parsed and parsed.query else ""
+        path, query = _split_target(self.url)
         request = Request(self.parser.get_method().decode(), path, query, self.headers,
                           b"".join(self.body), self.peer, self.parser.get_http_version(), time.time())
         self.queue.append((request, self.parser.should_keep_alive()))
@@ -230,15 +239,16 @@ class HttpConnection(asyncio.Protocol):
 
     def _write(self, response: Response, request: Request, keep_alive: bool) -> None:
         status = response.status
-        out = [b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b"Unknown"))]
-        for name, value in response.headers:
-            out.append(b"%s: %s\r\n" % (name.encode("latin-1", "replace"), _header_value(value)))
+        headers = response.headers
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
+            # A CR or LF inside a name or value would let a backend or handler inject headers.
+            fields = "".join([f"{_one_line(name)}: {_one_line(value)}\r\n" for name, value in headers])
         body = response.body
-        out.append(b"Date: %s\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n"
-                   % (http_date(), len(body), b"keep-alive" if keep_alive else b"close"))
-        if request.method != "HEAD":
-            out.append(body)
-        self.transport.write(b"".join(out))
+        head = b"HTTP/1.1 %d %s\r\n%s%s\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n" % (
+            status, REASONS.get(status, b"Unknown"), fields.encode("latin-1", "replace"), http_date(),
+            len(body), b"keep-alive" if keep_alive else b"close")
+        self.transport.write(head + body if request.method != "HEAD" else head)
 
     def _reject(self, exc: _RejectRequest) -> None:
         """Answer a request that cannot be read, then close the connection."""
@@ -260,8 +270,15 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
 
-def _header_value(value: str) -> bytes:
-    # A CR or LF in a header value would let a backend or handler inject headers: drop them.
-    if "\r" in value or "\n" in value:
-        value = value.replace("\r", " ").replace("\n", " ")
-    return value.encode("latin-1", "replace")
+def _split_target(url: bytes) -> tuple[str, str]:
+    """Path and raw query of a request target (origin form, or absolute form via httptools)."""
+    if url[:1] == b"/" and b"#" not in url:
+        path, _, query = url.partition(b"?")
+        return path.decode("latin-1"), query.decode("latin-1")
+    parsed = httptools.parse_url(url) if url != b"*" else None
+    path = parsed.path.decode("latin-1") if parsed and parsed.path else "/"
+    return path, parsed.query.decode("latin-1") if parsed and parsed.query else ""
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")

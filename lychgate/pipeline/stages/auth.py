@@ -11,6 +11,7 @@ from __future__ import annotations
 from lychgate.authorizers import iam, lambda_, token
 from lychgate.config.references import lambda_function
 from lychgate.iam import Decision
+from lychgate.pipeline.chain import applies_when
 from lychgate.pipeline.facts import invocation_facts, method_arn
 from lychgate.pipeline.variables import context_value
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError
@@ -108,6 +109,7 @@ def _resource_policy_allows(ctx: RequestContext, outcome, policy) -> bool:
     return iam.is_allowed(evaluation)
 
 
+@applies_when(lambda ctx: ctx.api.api.resource_policy is not None or ctx.route.method.authorization_type == "AWS_IAM")
 def authorize(ctx: RequestContext) -> None:
     """IAM decision for AWS_IAM methods, and for any method of an API with a resource policy."""
     api = ctx.api.api

@@ -11,15 +11,32 @@ from lychgate.pipeline.facts import invocation_facts, method_arn
 from lychgate.pipeline.variables import lookup_for
 
 
+class _ContextSource:
+    """The integration request's derived views, computed from the context when asked for."""
+
+    __slots__ = ("ctx",)
+
+    def __init__(self, ctx: RequestContext):
+        self.ctx = ctx
+
+    def lookup(self):
+        return lookup_for(self.ctx)
+
+    def facts(self):
+        return invocation_facts(self.ctx)
+
+    def method_arn(self) -> str:
+        return method_arn(self.ctx)
+
+
 async def integrate(ctx: RequestContext) -> None:
     method = ctx.route.method
-    handler = ctx.api.handler_for(method)
+    handler = ctx.api.handlers.get(id(method))
     if handler is None:
         raise ApiConfigurationError(detail=f"{method.route_key} has no integration", cause="no_integration")
-    req = IntegrationRequest(request=ctx.request, stage=ctx.stage.name, stage_variables=ctx.stage.variables,
-                             path_parameters=ctx.route.path_parameters, lookup=lookup_for(ctx),
-                             timeout_s=method.integration.timeout_ms / 1000, rest=ctx.api.rest,
-                             make_facts=lambda: invocation_facts(ctx), method_arn=method_arn(ctx))
+    stage = ctx.stage
+    req = IntegrationRequest(ctx.request, stage.name, stage.variables, ctx.route.path_parameters,
+                             method.integration.timeout_ms / 1000, ctx.api.rest, _ContextSource(ctx))
     started = time.perf_counter()
     try:
         response = await handler.invoke(req)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from lychgate.pipeline.chain import applies_when
 from lychgate.pipeline.context import RequestContext
 from lychgate.pipeline.variables import lookup_for
 
@@ -11,6 +12,7 @@ from lychgate.pipeline.variables import lookup_for
 EXECUTION_LOG = logging.getLogger("lychgate.execution")
 
 
+@applies_when(lambda ctx: ctx.api.access_logs.get(ctx.stage.name) is not None)
 def write_access_log(ctx: RequestContext) -> None:
     """One line in the stage's access log, if it has one."""
     if ctx.api is None or ctx.stage is None:
@@ -20,6 +22,7 @@ def write_access_log(ctx: RequestContext) -> None:
         writer.write(lookup_for(ctx))
 
 
+@applies_when(lambda ctx: ctx.gateway.execution_log or ctx.stage.logging_level != "OFF")
 def write_execution_log(ctx: RequestContext) -> None:
     """Execution-log lines in the style of API Gateway's CloudWatch execution logs, from the trace.
 

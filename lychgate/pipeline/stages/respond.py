@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from lychgate import cors
+from lychgate.pipeline.chain import applies_when
 from lychgate.pipeline.context import RequestContext
 from lychgate.pipeline.explain import one_line
 
@@ -21,6 +22,7 @@ def add_standard_headers(ctx: RequestContext) -> None:
     response.headers.append(("x-amz-apigw-id", ctx.extended_request_id))
 
 
+@applies_when(lambda ctx: ctx.gateway.explain_header)
 def add_explain_header(ctx: RequestContext) -> None:
     """``serve --explain``: the cause of a refusal in ``x-lychgate-explain`` and on the console."""
     if ctx.error is None or not ctx.gateway.explain_header:
@@ -30,6 +32,7 @@ def add_explain_header(ctx: RequestContext) -> None:
     LOG.warning("%s %s %s refused: %s", ctx.request_id, ctx.request.method, ctx.request.raw_path, line)
 
 
+@applies_when(lambda ctx: ctx.api.api.cors is not None or ctx.api.api.cors_on_errors)
 def add_cors_headers(ctx: RequestContext) -> None:
     """HTTP APIs with CORS: the configured headers on every response; REST ``cors_on_errors``."""
     if ctx.api is None:

@@ -13,6 +13,7 @@ import logging
 
 from lychgate.config.model import Throttle
 from lychgate.errors import ApiConfigurationError, QuotaExceeded, Throttled
+from lychgate.pipeline.chain import applies_when
 from lychgate.pipeline.context import RequestContext
 from lychgate.store import BucketSpec, StoreUnavailable
 from lychgate.usage.throttle import QuotaSpec
@@ -20,6 +21,7 @@ from lychgate.usage.throttle import QuotaSpec
 LOG = logging.getLogger(__name__)
 
 
+@applies_when(lambda ctx: ctx.route.method.api_key_required)
 def require_api_key(ctx: RequestContext) -> None:
     method = ctx.route.method
     if not method.api_key_required:
@@ -69,6 +71,8 @@ def _limits(ctx: RequestContext) -> tuple[list[BucketSpec], QuotaSpec | None]:
     return buckets, spec
 
 
+@applies_when(lambda ctx: ctx.route.method.api_key_required or ctx.stage.throttle is not None
+              or bool(ctx.stage.method_throttle))
 async def throttle(ctx: RequestContext) -> None:
     buckets, quota = limits(ctx)
     if not buckets and quota is None and ctx.api_key is None:
