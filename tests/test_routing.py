@@ -1,6 +1,7 @@
 """Route precedence: literal > {param} > {greedy+}, falling through when a resource lacks the method."""
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from lychgate.config.model import Method, Source
 from lychgate.routing import Router
@@ -75,3 +76,32 @@ def test_http_api_order_and_default_route():
 
 def test_parameter_cannot_be_empty():
     assert router("GET /a/{id}/b").match("GET", "/a//b") is None
+
+
+def _exhaustive_match(r: Router, http_method: str, path: str):
+    """The reference: every candidate resource in precedence order, no shortcut."""
+    from lychgate.routing import split_path
+    for node, params in r._candidates(r._root, split_path(path), 0, {}):
+        method = node.methods.get(http_method) or node.methods.get("ANY")
+        if method is not None:
+            return method.route_key, params
+    return None
+
+
+_SEGMENTS = st.sampled_from(["a", "b", "me", "{id}", "{proxy+}", "x%20y", ""])
+_ROUTES = st.lists(st.tuples(st.sampled_from(["GET", "POST", "ANY"]),
+                             st.lists(_SEGMENTS.filter(bool), min_size=0, max_size=4)), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(routes=_ROUTES, method=st.sampled_from(["GET", "POST", "PUT"]),
+       path=st.lists(st.sampled_from(["a", "b", "me", "x y", "x%20y", "", "42"]), max_size=5))
+def test_fast_path_agrees_with_exhaustive_search(routes, method, path):
+    # Greedy segments only last (as API Gateway requires); duplicates collapse like a real API's.
+    keys = {f"{verb} /" + "/".join(s for i, s in enumerate(segs) if "+" not in s or i == len(segs) - 1)
+            for verb, segs in routes}
+    r = router(*keys)
+    raw = "/" + "/".join(path)
+    found = r.match(method, raw)
+    assert (None if found is None else (found.method.route_key, found.path_parameters)) == \
+        _exhaustive_match(r, method, raw)
