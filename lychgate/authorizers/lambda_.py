@@ -29,6 +29,7 @@ from lychgate.authorizers.cache import AuthorizerCache, CacheEntry
 from lychgate.authorizers.iam import context_keys
 from lychgate.config.model import HTTP, REST
 from lychgate.config.references import MissingStageVariable, expand_stage_variables, lambda_function
+from lychgate.cors import is_preflight
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError, GatewayError, Unauthorized
 from lychgate.functions.events import (InvocationFacts, domain_prefix, proxy_event_v1, proxy_event_v2,
                                        request_time)
@@ -399,6 +400,9 @@ class AuthorizerResult:
     context: Mapping[str, Any]
     usage_identifier_key: str | None = None
     is_authorized: bool | None = None  # simple responses only
+    # Evaluations of a policy that reads no request context, by method ARN: a cached result
+    # decides the same ARN the same way every time (bounded; see _policy_decision).
+    evaluations: dict[str, Evaluation] = field(default_factory=dict, compare=False, repr=False)
 
 
 def parse_output(config: AuthorizerConfig, raw: Any) -> AuthorizerResult:
@@ -492,7 +496,7 @@ class AuthorizerOutcome:
     protocol: str
     allowed: bool
     error: GatewayError | None  # raise it when not allowed
-    reason: str  # one human sentence for the decision trace
+    why: str | Callable[[], str]  # one human sentence for the decision trace (formatted when read)
     principal_id: str | None = None
     context: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # as returned, unconverted
     usage_identifier_key: str | None = None
@@ -504,6 +508,10 @@ class AuthorizerOutcome:
     ttl_left_s: float | None = None
     latency_ms: int = 0
     error_message: str | None = None  # HTTP APIs' $context.authorizer.error
+
+    @property
+    def reason(self) -> str:
+        return self.why() if callable(self.why) else self.why
 
     @property
     def verdict(self) -> str:
@@ -548,8 +556,12 @@ async def run_authorizer(config: AuthorizerConfig, *, facts: InvocationFacts, me
     """
     values, missing = identity_values(config, facts, context_value)
     if missing is not None:
-        return _unauthorized(config, f"identity source {missing.expression} is missing or empty: "
-                                     "401 without invoking the authorizer (spec §5.1, §5.5)")
+        why = f"identity source {missing.expression} is missing or empty: 401 without invoking the authorizer"
+        if is_preflight(facts.request):
+            why += (f"; this request ({facts.http_method} {facts.resource_path}) is a CORS preflight, which browsers "
+                    "send without credentials, so an authorizer on the OPTIONS method refuses every preflight: give "
+                    "the OPTIONS method authorization NONE")
+        return _unauthorized(config, why + " (spec §5.1, §5.5)")
     if config.validation is not None and config.validation.fullmatch(values[0]) is None:
         return _unauthorized(config, f"the token does not match identityValidationExpression "
                                      f"{config.validation.pattern!r} (full match): 401 without invoking (spec §5.1)")
@@ -605,16 +617,18 @@ def decide(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, 
            stored: bool = False) -> AuthorizerOutcome:
     """Judge a (fresh or cached) result against this request's method ARN (spec §5.3, §5.4)."""
     if entry is not None:
-        origin = f"cached {entry.age(now):.0f} s ago, {entry.ttl_left(now):.0f} s left"
-        timing = {"cached": True, "cache_age_s": entry.age(now), "ttl_left_s": entry.ttl_left(now)}
+        age, ttl_left = entry.age(now), entry.ttl_left(now)
+        origin = lambda: f"cached {age:.0f} s ago, {ttl_left:.0f} s left"  # noqa: E731 - formatted when read
+        timing = {"cached": True, "cache_age_s": age, "ttl_left_s": ttl_left}
     else:
-        origin = f"invoked, cached for {config.ttl_s} s" if stored else "invoked, not cached"
+        text = f"invoked, cached for {config.ttl_s} s" if stored else "invoked, not cached"
+        origin = lambda: text  # noqa: E731
         timing = {"invoked": True, "latency_ms": latency_ms, "ttl_left_s": float(config.ttl_s) if stored else None}
     base = {"principal_id": result.principal_id, "context": result.context,
             "usage_identifier_key": result.usage_identifier_key, "policy": result.policy, **timing}
     if result.policy is None:
-        return _simple_decision(config, result, origin, base)
-    return _policy_decision(config, result.policy, method_arn, facts, origin, base)
+        return _simple_decision(config, result, origin(), base)
+    return _policy_decision(config, result, method_arn, facts, origin, base)
 
 
 def _simple_decision(config: AuthorizerConfig, result: AuthorizerResult, origin: str, base: dict) -> AuthorizerOutcome:
@@ -626,14 +640,26 @@ def _simple_decision(config: AuthorizerConfig, result: AuthorizerResult, origin:
     return AuthorizerOutcome(config.name, config.protocol, False, AccessDenied(detail=reason), reason, **base)
 
 
-def _policy_decision(config: AuthorizerConfig, policy: Policy, method_arn: str, facts: InvocationFacts,
-                     origin: str, base: dict) -> AuthorizerOutcome:
+MAX_REMEMBERED_EVALUATIONS = 256  # per cached result: distinct method ARNs one caller uses
+
+
+def _policy_decision(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, facts: InvocationFacts,
+                     origin: Callable[[], str], base: dict) -> AuthorizerOutcome:
     """Evaluate the returned policy with the IAM engine; Deny and no-Allow are 403 (spec §5.3)."""
-    evaluation = evaluate_policies(AuthzRequest(INVOKE_ACTION, method_arn, None, _condition_keys(facts, method_arn)),
-                                   (policy,))
-    reason = _policy_reason(config, policy, evaluation, method_arn, base["principal_id"], origin)
+    policy = result.policy
+    evaluation = result.evaluations.get(method_arn)
+    if evaluation is None:
+        static = not any(statement.context_keys for statement in policy.statements)
+        keys = {} if static else _condition_keys(facts, method_arn)
+        evaluation = evaluate_policies(AuthzRequest(INVOKE_ACTION, method_arn, None, keys), (policy,))
+        if static and len(result.evaluations) < MAX_REMEMBERED_EVALUATIONS:
+            result.evaluations[method_arn] = evaluation
+    principal = base["principal_id"]
     if evaluation.decision is Decision.ALLOW:
-        return AuthorizerOutcome(config.name, config.protocol, True, None, reason, evaluation=evaluation, **base)
+        return AuthorizerOutcome(config.name, config.protocol, True, None,
+                                 lambda: _policy_reason(config, policy, evaluation, method_arn, principal, origin()),
+                                 evaluation=evaluation, **base)
+    reason = _policy_reason(config, policy, evaluation, method_arn, principal, origin())
     error = AccessDenied(authorizer_denial_message(evaluation), detail=reason)
     return AuthorizerOutcome(config.name, config.protocol, False, error, reason, evaluation=evaluation, **base)
 

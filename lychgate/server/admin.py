@@ -68,10 +68,10 @@ class AdminServer:
             return 401, {"message": "Unauthorized"}
         if len(parts) < 2 or not parts[1].startswith("/explain/"):
             return 404, {"message": "Not Found"}
-        ctx = self.gateway.traces.get(parts[1][len("/explain/"):])
-        if ctx is None:
+        record = self.gateway.traces.get(parts[1][len("/explain/"):])
+        if record is None:
             return 404, {"message": "no such request id in this gateway's recent requests"}
-        return 200, explanation(ctx)
+        return 200, explanation(record)
 
 
 def registered() -> list[dict]:

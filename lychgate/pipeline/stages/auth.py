@@ -77,7 +77,7 @@ async def _run_lambda_authorizer(ctx: RequestContext) -> None:
     outcome = await lambda_.run_authorizer(config, facts=invocation_facts(ctx), method_arn=method_arn(ctx), invoke=invoke,
                                            cache=gateway.authorizer_cache,
                                            context_value=lambda key: context_value(ctx, key))
-    ctx.trace.add("authenticate", outcome.verdict, outcome.reason)
+    ctx.trace.add("authenticate", outcome.verdict, outcome.why)
     if not outcome.allowed and not _resource_policy_allows(ctx, outcome, policy):
         error = outcome.error
         error.cause = f"authorizer_{outcome.verdict}" + ("_cached" if outcome.cached else "")

@@ -46,6 +46,6 @@ async def integrate(ctx: RequestContext) -> None:
         raise
     finally:
         ctx.integration_latency_ms = int((time.perf_counter() - started) * 1000)
-    ctx.integration_status = response.status
+    status = ctx.integration_status = response.status
     ctx.response = response
-    ctx.trace.add("integrate", "answered", lambda: f"{method.integration.type} answered {response.status}")
+    ctx.trace.add("integrate", "answered", lambda: f"{method.integration.type} answered {status}")
