@@ -201,3 +201,36 @@ def test_expiry_ttl_zero_and_invalidate():
     assert len(cache) == 0
     with pytest.raises(ValueError):
         AuthorizerCache(max_entries=0)
+
+
+CONDITIONAL = '''
+CALLS = []
+
+def handler(event, context):
+    CALLS.append(event)
+    return {"principalId": "p", "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:UserAgent": "good-agent"}}}]}}
+'''
+
+
+def test_cached_policy_with_conditions_is_evaluated_against_each_request(make_function, facts, calls):
+    # A cached result is reused, but a policy that reads the request context is never judged
+    # from a remembered evaluation: each request's condition keys decide.
+    function, cache, config = make_function(CONDITIONAL), AuthorizerCache(clock=Clock()), token_config(300)
+    agent = lambda ua: facts("GET", "/pets", headers=[("Authorization", "same-token"), ("User-Agent", ua)])  # noqa: E731
+    assert authorize(config, function, agent("good-agent"), cache).allowed
+    refused = authorize(config, function, agent("other-agent"), cache)
+    assert refused.cached and not refused.allowed and refused.evaluation.decision is Decision.IMPLICIT_DENY
+    assert authorize(config, function, agent("good-agent"), cache).allowed
+    assert len(calls(function)) == 1
+
+
+def test_cached_policy_without_conditions_remembers_its_evaluation_per_arn(make_function, facts, calls):
+    function, cache, config = make_function(NARROW), AuthorizerCache(clock=Clock()), token_config(300)
+    first = authorize(config, function, call(facts, "alice"), cache)
+    again = authorize(config, function, call(facts, "alice"), cache)
+    assert again.cached and again.allowed and again.evaluation is first.evaluation
+    other = authorize(config, function, call(facts, "alice", path="/orders"), cache)
+    assert other.cached and not other.allowed  # the narrow policy's pitfall, still reproduced
+    assert "/prod/GET/pets" in other.reason and "/prod/GET/orders" in other.reason
