@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from fnmatch import fnmatchcase
 from typing import Any
 
 from lychgate.config.identities import Identity, IdentityStore
+from lychgate.cors import is_preflight
 from lychgate.errors import (AccessDenied, ExpiredToken, GatewayError, InvalidSignature,
                              MissingAuthenticationToken)
 from lychgate.iam import AuthzRequest, Decision, Evaluation, Policy, authorize as iam_authorize, evaluate_policies
@@ -22,6 +24,8 @@ from lychgate.messages import Request
 from lychgate.sigv4 import SigV4Error, SigV4ErrorKind, parse_authorization_header, verify
 
 INVOKE = "execute-api:Invoke"
+#: The actions execute-api has (lower case); any other name matches nothing.
+EXECUTE_API_ACTIONS = ("execute-api:invoke", "execute-api:invalidatecache", "execute-api:managetoconnections")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +40,8 @@ def sigv4_error(error: SigV4Error) -> GatewayError:
     """The gateway error for a SigV4 failure: AWS's status, x-amzn-ErrorType and text (spec B6)."""
     kind = error.kind
     if kind is SigV4ErrorKind.MISSING_AUTHENTICATION_TOKEN:
-        return MissingAuthenticationToken(detail=f"AWS_IAM method called without a signature: {error.detail}",
-                                          cause="missing_signature")
+        return MissingAuthenticationToken(detail=f"the method's authorization type is AWS_IAM but the request is not "
+                                                 f"signed: {error.detail}", cause="missing_signature")
     if kind is SigV4ErrorKind.INCOMPLETE_SIGNATURE:
         # The response type of this case is unconfirmed; AWS customisation reports point at MAT.
         return MissingAuthenticationToken(error.message, error_type=error.error_type, detail=error.detail,
@@ -57,8 +61,32 @@ def authenticate(request: Request, identities: IdentityStore | None, region: str
     result = verify(request.method, request.raw_path, request.raw_query, request.headers, request.body,
                     lookup=store.credentials, region=region, now=now)
     if isinstance(result, SigV4Error):
-        return sigv4_error(result)
+        return _about_this_request(sigv4_error(result), request)
     return Caller(store.owner(result.access_key_id), result.access_key_id)
+
+
+def _about_this_request(error: GatewayError, request: Request) -> GatewayError:
+    """Our sentence names the access key that signed the request, or says it is a CORS preflight."""
+    if error.cause == "missing_signature" and is_preflight(request):
+        error.detail = (f"the method's authorization type is AWS_IAM and this request ({request.method} "
+                        f"{request.raw_path}) is a CORS preflight, which browsers send without credentials, so every "
+                        "preflight is refused: give the OPTIONS method authorization NONE")
+        return error
+    key = _access_key_id(request)
+    if key and key not in error.detail:
+        error.detail = f"access key {key}: {error.detail}"
+    return error
+
+
+def _access_key_id(request: Request) -> str | None:
+    """The access key id the request claims (Authorization header or presigned query), if any."""
+    header = request.header("authorization")
+    if header is not None:
+        parts = parse_authorization_header(header)
+        credential = None if isinstance(parts, SigV4Error) else parts.credential
+    else:
+        credential = next((value for name, value in request.query if name == "X-Amz-Credential"), None)
+    return credential.split("/", 1)[0] if credential else None
 
 
 def unmatched_route_error(request: Request, detail: str) -> GatewayError:
@@ -101,18 +129,61 @@ def context_keys(request: Request, region: str, caller: Caller | None) -> dict[s
     return keys
 
 
+class DecisionMemo:
+    """Decisions that depend only on who calls and the method ARN, made once.
+
+    When no policy in play (the caller's, its boundary, the resource policy) reads the request's
+    context (no Condition, no policy variable), the evaluation is a function of the caller and
+    the ARN alone. One memo per gateway: a reload starts afresh. Bounded.
+    """
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self) -> None:
+        # (id(identity), id(resource policy)[, ARN]) -> (identity, value): the identity kept and
+        # compared, so an id reused by another object can never hit.
+        self._static: dict[tuple, tuple] = {}
+        self._evaluations: dict[tuple, tuple] = {}
+
+    def get(self, identity: Identity | None, resource_policy: Policy | None, arn: str) -> Evaluation | None:
+        found = self._evaluations.get((id(identity), id(resource_policy), arn))
+        return found[1] if found is not None and found[0] is identity else None
+
+    def is_static(self, identity: Identity | None, resource_policy: Policy | None) -> bool:
+        key = (id(identity), id(resource_policy))
+        found = self._static.get(key)
+        if found is None or found[0] is not identity:
+            policies = (identity.policies + ((identity.boundary,) if identity.boundary else ())) if identity else ()
+            policies += (resource_policy,) if resource_policy else ()
+            found = self._static[key] = (identity, not any(st.context_keys for p in policies for st in p.statements))
+        return found[1]
+
+    def put(self, identity: Identity | None, resource_policy: Policy | None, arn: str, evaluation: Evaluation) -> None:
+        if len(self._evaluations) >= self.MAX_ENTRIES:
+            self._evaluations.clear()
+        self._evaluations[(id(identity), id(resource_policy), arn)] = (identity, evaluation)
+
+
 def authorize(*, method_arn: str, request: Request, region: str, account_id: str, caller: Caller | None,
-              resource_policy: Policy | None) -> Evaluation:
+              resource_policy: Policy | None, memo: DecisionMemo | None = None) -> Evaluation:
     """May this caller invoke the method ARN? Identity and resource policies combined (spec §1.3)."""
     identity = caller.identity if caller else None
+    if memo is not None:
+        remembered = memo.get(identity, resource_policy, method_arn)
+        if remembered is not None:
+            return remembered
+    static = memo is not None and memo.is_static(identity, resource_policy)
     authz = AuthzRequest(INVOKE, method_arn, identity.principal if identity else None,
-                         context_keys(request, region, caller))
-    return iam_authorize(
+                         {} if static else context_keys(request, region, caller))
+    evaluation = iam_authorize(
         authz, identity=identity.policies if identity else (),
         resource=(resource_policy,) if resource_policy else (),
         boundary=(identity.boundary,) if identity and identity.boundary else None,
         same_account=identity is None or identity.account == account_id,
         identity_side_present=identity is not None)
+    if static:
+        memo.put(identity, resource_policy, method_arn, evaluation)
+    return evaluation
 
 
 def resource_policy_only(*, method_arn: str, request: Request, region: str, resource_policy: Policy) -> Evaluation:
@@ -143,7 +214,8 @@ def denial_reason(evaluation: Evaluation) -> tuple[str, str]:
         where = _where(match.source, match.pointer)
         kind = "resource_policy" if match.source.kind == "resource" else "identity_policy"
         return (f"explicit_deny_{kind}", f"Denied by an explicit Deny: statement {match.sid or match.index} of "
-                f"{match.source.name} ({where}) applies to {caller} on {request.resource}")
+                f"{match.source.name} ({where}) applies to {caller} on {request.resource}"
+                + _conditions_that_held(evaluation.statement(match), request))
     if request.principal is None:
         head = (f"the caller is anonymous (the method's authorization type is NONE) and no statement of the "
                 f"resource policy allows anonymous callers {INVOKE} on {request.resource}")
@@ -156,13 +228,81 @@ def _where(source, pointer: str) -> str:
     return f"{source.file}#{pointer}" if source.file else (pointer or "/")
 
 
+def _conditions_that_held(statement, request) -> str:
+    """A deciding Deny's conditions with the request's values (e.g. the caller's aws:SourceIp)."""
+    if statement is None or not statement.conditions:
+        return ""
+    held = [f"{c.operator} {c.key} [{', '.join(c.expected)}] holds for the request's {c.key} "
+            f"{', '.join(request.values(c.key_lower) or ()) or '(absent)'}" for c in statement.conditions]
+    return "; its condition " + "; ".join(held)
+
+
 def _closest(evaluation: Evaluation) -> str:
-    """The Allow statement that came nearest: its action matched, its resource or condition did not."""
+    """The Allow statement that came nearest: its action matched, its resource or condition did not;
+    else one that allows another execute-api action (e.g. the non-existent execute-api:Execute)."""
     for miss in evaluation.misses:
         if miss.effect == "Allow" and miss.element in ("Resource", "NotResource", "Condition", "Principal"):
             name = f"`{miss.sid}`" if miss.sid else f"statement {miss.index}"
-            return f"; the closest statement {name} in {_where(miss.source, miss.pointer)}: {miss.reason}"
+            hint = _resource_hint(evaluation.statement(miss), evaluation.request.resource) \
+                if miss.element == "Resource" else ""
+            return f"; the closest statement {name} in {_where(miss.source, miss.pointer)}: {miss.reason}{hint}"
+    for miss in evaluation.misses:
+        statement = evaluation.statement(miss) if miss.effect == "Allow" and miss.element == "Action" else None
+        patterns = [a for a in statement.actions.patterns if a.lower().startswith("execute-api:")] if statement else []
+        if patterns:
+            name = f"`{miss.sid}`" if miss.sid else f"statement {miss.index}"
+            unknown = [a for a in patterns if "*" not in a and "?" not in a and a.lower() not in EXECUTE_API_ACTIONS]
+            text = f"; the closest statement {name} in {_where(miss.source, miss.pointer)} allows {', '.join(patterns)}"
+            if unknown:
+                return text + (f", and {unknown[0]} is not an action API Gateway knows (execute-api has Invoke, "
+                               f"InvalidateCache and ManageToConnections): use {INVOKE}")
+            return text + f", which does not match {INVOKE}"
     return "; no statement allows this action at all"
+
+
+def _resource_hint(statement, arn: str) -> str:
+    """Which part of the closest Resource differs from the request's method ARN."""
+    if statement is None:
+        return ""
+    for pattern in statement.resources.patterns:
+        difference = _arn_difference(pattern, arn)
+        if difference:
+            return f" ({difference})"
+    return ""
+
+
+_ARN_PARTS = ("API id", "stage", "verb", "path")
+
+
+def _arn_difference(pattern: str, arn: str) -> str | None:
+    """``arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/VERB/PATH``: the first part the pattern gets wrong."""
+    theirs, ours = pattern.split(":", 5), arn.split(":", 5)
+    if len(theirs) < 6 or len(ours) < 6 or "${" in pattern:
+        return None
+    for index, part in ((3, "region"), (4, "account")):
+        if not _glob(theirs[index], ours[index]):
+            return f"its {part} is {theirs[index]}, the request's is {ours[index]}"
+    their_parts, our_parts = theirs[5].split("/", 3), ours[5].split("/", 3)
+    for index, part in enumerate(_ARN_PARTS[:len(our_parts)]):
+        their, our = their_parts[index], our_parts[index]
+        lead = "/" if part == "path" else ""
+        if index == len(their_parts) - 1 and "*" in their:  # a last wildcard may span the rest
+            rest = "/".join(our_parts[index:])
+            if _glob(their, rest):
+                return None
+            return f"its {'/'.join(_ARN_PARTS[index:])} {lead}{their} does not cover {lead}{rest}"
+        if part == "path" and our.startswith(their.rstrip("/") + "/"):
+            return f"it names /{their} without a trailing /*, so it does not cover /{our}"
+        if not _glob(their, our):
+            return f"its {part} is {lead}{their}, the request's is {lead}{our}"
+        if index == len(their_parts) - 1 and index < len(our_parts) - 1:
+            return f"it ends at the {part} without a trailing /*, so it does not cover {'/'.join(our_parts)}"
+    return None
+
+
+def _glob(pattern: str, value: str) -> bool:
+    """IAM's ARN wildcards: ``*`` and ``?``, case-sensitive, nothing else special."""
+    return fnmatchcase(value, pattern.replace("[", "[[]"))
 
 
 def method_arn(region: str, account_id: str, api_id: str, stage: str, verb: str, path: str) -> str:

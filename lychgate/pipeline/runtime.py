@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from lychgate.access_log import AccessLogWriter
 from lychgate.authorizers import lambda_, token
+from lychgate.authorizers.iam import DecisionMemo
 from lychgate.authorizers.cache import AuthorizerCache
 from lychgate.config.model import REST, Api, LocalIdp, Method, Project, Stage
 from lychgate.config.references import MissingStageVariable, expand_stage_variables, lambda_function
@@ -72,6 +73,7 @@ class Gateway:
         self.jwks = JwksRegistry(self._jwks_locations())
         self.pool = UpstreamPool()
         self.authorizer_cache = AuthorizerCache()
+        self.decisions = DecisionMemo()  # IAM decisions that depend on the caller and ARN only
         self.store = open_store(project.state)
         self.limiter = Limiter(self.store)
         self.keys = KeyRegistry({plan.name: plan for plan in project.usage_plans})

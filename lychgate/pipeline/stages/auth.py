@@ -124,7 +124,8 @@ def authorize(ctx: RequestContext) -> None:
     project = ctx.gateway.project
     arn = method_arn(ctx)
     evaluation = iam.authorize(method_arn=arn, request=ctx.request, region=project.region,
-                               account_id=project.account_id, caller=ctx.caller, resource_policy=policy)
+                               account_id=project.account_id, caller=ctx.caller, resource_policy=policy,
+                               memo=ctx.gateway.decisions)
     ctx.decision = evaluation
     if not iam.is_allowed(evaluation):
         ctx.trace.add("authorize", evaluation.decision.value, evaluation.rule)
