@@ -92,6 +92,7 @@ class Verdict:
     key: str | None
     tokens_left: dict[str, float]  # bucket key -> tokens after the decision
     quota: QuotaState | None
+    bucket: BucketSpec | None = None  # the bucket that refused, with its limits
 
     def describe(self) -> str:
         """One sentence for the decision trace."""
@@ -101,6 +102,9 @@ class Verdict:
             parts.append(f"quota {q.key}: {q.used}/{q.limit} used this {q.period.value}, "
                          f"resets {q.resets_at.isoformat()}")
         head = "admitted" if self.admitted else f"refused by {self.kind} {self.key}"
+        if self.bucket is not None:
+            zero = ": a burst limit of 0 refuses every request" if self.bucket.burst == 0 else ""
+            head += f" (rate limit {self.bucket.rate:g}/s, burst limit {self.bucket.burst}{zero})"
         return head + ("; " + "; ".join(parts) if parts else "")
 
 
@@ -124,7 +128,13 @@ def _period_bounds(period: Period, day_number: int) -> tuple[datetime, datetime]
 
 def quota_counter(quota: QuotaSpec, now: float) -> tuple[Counter, datetime]:
     """The store counter for ``quota``'s current period, and when that period ends."""
-    start, end = period_bounds(quota.period, now)
+    return _quota_counter(quota, int(now // 86400))
+
+
+@functools.lru_cache(maxsize=4096)
+def _quota_counter(quota: QuotaSpec, day_number: int) -> tuple[Counter, datetime]:
+    """Per quota and UTC day: the same answer all day long, so computed once."""
+    start, end = _period_bounds(quota.period, day_number)
     limit = quota.limit
     if quota.start is not None and start <= period_bounds(quota.period, quota.start)[0]:
         limit = max(0, quota.limit - quota.offset)  # spec §7: offset applies to the initial period
@@ -194,4 +204,4 @@ def _verdict(outcome: Outcome, buckets: Sequence[BucketSpec], quota: QuotaSpec |
     what, index = outcome.refused
     if what == "counter":
         return Verdict(False, "quota", quota.key if quota else None, tokens, state)
-    return Verdict(False, "throttle", buckets[index].key, tokens, state)
+    return Verdict(False, "throttle", buckets[index].key, tokens, state, buckets[index])

@@ -31,7 +31,7 @@ def require_api_key(ctx: RequestContext) -> None:
     source = "the authorizer's usageIdentifierKey" if from_authorizer else "x-api-key header"
     key, plan = ctx.gateway.keys.admit(value, ctx.api.api.id, ctx.stage.name, source)
     ctx.api_key, ctx.api_key_value, ctx.usage_plan = key, value, plan
-    ctx.trace.add("require_api_key", "accepted", f"API key {key.name} ({key.id}) in usage plan {plan.name}")
+    ctx.trace.add("require_api_key", "accepted", lambda: f"API key {key.name} ({key.id}) in usage plan {plan.name}")
 
 
 def _bucket(key: str, throttle: Throttle | None) -> list[BucketSpec]:
@@ -86,7 +86,7 @@ async def throttle(ctx: RequestContext) -> None:
             ctx.trace.add("throttle", "skipped", f"{exc}; on_state_failure: allow lets the request through")
             return
         raise ApiConfigurationError(detail=str(exc), cause="state_store_unavailable") from exc
-    ctx.trace.add("throttle", "admitted" if verdict.admitted else "refused", verdict.describe())
+    ctx.trace.add("throttle", "admitted" if verdict.admitted else "refused", verdict.describe)  # formatted when read
     if not verdict.admitted:
         error = QuotaExceeded if verdict.kind == "quota" else Throttled
         raise error(detail=verdict.describe(), cause=f"{verdict.kind}_exceeded")
