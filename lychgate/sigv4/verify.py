@@ -198,9 +198,20 @@ def _split_authorization(value: str) -> tuple[str, str, dict[str, str]] | SigV4E
         if not eq:
             message = (f"'{piece}' not a valid key=value pair (missing equal-sign) "
                        f"in Authorization header: '{raw}'.")
-            return _incomplete(message, f"Authorization piece {piece!r} has no '='")
+            # AWS echoes the header to its sender; the detail goes to traces and logs: never the value.
+            return _incomplete(message, f"Authorization header ({_scheme(algorithm)}) is not SigV4: a piece of "
+                                        f"{len(piece)} characters has no '=' (not shown: it may be a credential)")
         params[key] = val
     return raw, algorithm, params
+
+
+_KNOWN_SCHEMES = {s.lower(): s for s in ("AWS4-HMAC-SHA256", "Bearer", "Basic", "Digest", "Negotiate", "Token")}
+
+
+def _scheme(algorithm: str) -> str:
+    """The header's scheme for a trace, if it is a well-known one (a raw token must not be shown)."""
+    known = _KNOWN_SCHEMES.get(algorithm.lower())
+    return f"scheme {known}" if known else "an unknown scheme"
 
 
 def parse_authorization_header(value: str) -> AuthorizationParts | SigV4Error:
@@ -294,6 +305,7 @@ def _day_start(yyyymmdd: str) -> float | None:
     return day.timestamp()
 
 
+@functools.lru_cache(maxsize=1024)  # the same stamps arrive many times a second
 def parse_amz_date(value: str) -> float | None:
     """Epoch seconds of an ISO 8601 basic ``YYYYMMDDTHHMMSSZ`` value, else None (spec B4)."""
     if len(value) != 16 or value[8] != "T" or value[15] != "Z" or not value.isascii():
