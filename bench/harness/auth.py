@@ -43,7 +43,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def auth_project(work: Path, backend_port: int, kind: str) -> Path:
+def auth_project(work: Path, backend_port: int, kind: str, state: str = "memory") -> Path:
     project = proxy_project(work, backend_port)
     doc_file = project / "openapi.yaml"
     doc = yaml.safe_load(doc_file.read_text())
@@ -55,6 +55,7 @@ def auth_project(work: Path, backend_port: int, kind: str) -> Path:
     config_file = project / "lychgate.yaml"
     config = yaml.safe_load(config_file.read_text())
     config.update(_config(kind, project))
+    config["state"] = state
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     return project
 

@@ -1,4 +1,4 @@
-"""The four scenarios and the command lines of the processes they need.
+"""The scenarios and the command lines of the processes they need.
 
 (a) the bench backend answered directly; (b) nginx, one worker, proxying to the backend over a
 keep-alive upstream; (c) lychgate forwarding to the backend through an HTTP_PROXY integration;
@@ -10,6 +10,7 @@ with the backend's URL in its stage variable are generated in that scratch folde
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from dataclasses import dataclass
@@ -98,11 +99,14 @@ def proxy_project(work: Path, backend_port: int) -> Path:
     return target
 
 
-def _auth(key: str, title: str, kind: str) -> Scenario:
+def _auth(key: str, title: str, kind: str, redis: bool = False) -> Scenario:
     from harness import auth
-    return Scenario(key, title, "/prod" + ITEM_PATH, True,
-                    lambda work, port, backend: _lychgate_serve(auth.auth_project(work, backend, kind), port),
-                    lambda work, port: auth.header_sets(work, port, kind))
+
+    def command(work: Path, port: int, backend: int) -> list[str]:
+        if redis:
+            return _with_redis(work, port, backend, kind)
+        return _lychgate_serve(auth.auth_project(work, backend, kind), port)
+    return Scenario(key, title, "/prod" + ITEM_PATH, True, command, lambda work, port: auth.header_sets(work, port, kind))
 
 
 SCENARIOS = {s.key: s for s in (
@@ -117,4 +121,18 @@ SCENARIOS = {s.key: s for s in (
     _auth("f", "(f) lychgate cached Lambda TOKEN authorizer → backend", "token"),
     _auth("g", "(g) lychgate Cognito authorizer, token cached → backend", "jwt"),
     _auth("h", "(h) lychgate API key + usage plan throttle/quota (memory) → backend", "apikey"),
+    _auth("i", "(i) lychgate API key + usage plan throttle/quota (Redis) → backend", "apikey", redis=True),
 )}
+
+
+def _with_redis(work: Path, port: int, backend_port: int, kind: str) -> list[str]:
+    """(i): a redis-server (pinned to the other CPU, as a remote store would be) started by a
+    shell that then becomes lychgate, so it is a descendant the harness stops with the SUT."""
+    from harness import auth
+    from harness.procs import free_port
+    redis_port = free_port()
+    project = auth.auth_project(work, backend_port, kind, state=f"redis://127.0.0.1:{redis_port}/0")
+    serve = " ".join(shlex.quote(part) for part in _lychgate_serve(project, port))
+    return ["sh", "-c", f"taskset -c 1 redis-server --port {redis_port} --bind 127.0.0.1 --save '' "
+                        f"--appendonly no --daemonize no >{shlex.quote(str(work / 'redis.log'))} 2>&1 & "
+                        f"until redis-cli -p {redis_port} ping >/dev/null 2>&1; do sleep 0.1; done; exec {serve}"]
