@@ -8,9 +8,10 @@ against its keys, so Cognito-protected APIs run without an AWS account.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
+from lychgate.cors import is_preflight
 from lychgate.errors import AccessDenied, GatewayError, Unauthorized
 from lychgate.messages import Request
 from lychgate.tokens import CognitoConfig, JwksRegistry, JwtConfig, TokenAuthorizer, TokenResult
@@ -66,7 +67,16 @@ def build(name: str, scheme: Mapping, registry: JwksRegistry, local: LocalIssuer
 
 
 async def authenticate(spec: TokenAuthorizerSpec, request: Request, scopes: tuple[str, ...]) -> TokenResult:
-    return await spec.authorizer.authorize(request.header(spec.header), scopes or None)
+    result = await spec.authorizer.authorize(request.header(spec.header), scopes or None)
+    if result.code == "missing":
+        # The verifier knows only the value; name the header that was looked at.
+        why = f"no token in the {spec.header} header (the identity source of authorizer {spec.name})"
+        if is_preflight(request):
+            why += (f"; this request ({request.method} {request.raw_path}) is a CORS preflight, which browsers "
+                    "send without credentials, so an authorizer on the OPTIONS method refuses every preflight: give "
+                    "the OPTIONS method authorization NONE")
+        result = replace(result, reason=why)
+    return result
 
 
 def rejection(result: TokenResult) -> GatewayError:

@@ -161,12 +161,15 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
 @template_options
-def check(path: str, parameter_overrides, env_vars) -> None:
+@click.option("--offline", is_flag=True,
+              help="Skip the checks that need the network (fetching token authorizers' JWKS).")
+def check(path: str, parameter_overrides, env_vars, offline: bool) -> None:
     """Validate the project at PATH; exit 0 if it can be served, 2 with every problem listed."""
+    from lychgate.authorizers.reachability import unreachable_jwks
     from lychgate.config.check import findings
 
     project = _load(path, parameter_overrides, env_vars)
-    found = findings(project)
+    found = findings(project) + ([] if offline else unreachable_jwks(project))
     print_problems(found)
     apis = ", ".join(f"{api.id} ({api.protocol}, {len(api.methods)} routes)" for api in project.apis)
     click.echo(f"lychgate: {project.file}: OK: {apis}; {len(project.warnings)} warning(s), "
@@ -227,13 +230,18 @@ def explain(request_id: str, as_json: bool) -> None:
 @click.option("--source-ip", default="127.0.0.1", show_default=True, help="The caller's IP address (aws:SourceIp).")
 @click.option("--host", default="127.0.0.1:8080", show_default=True,
               help="The Host header (e.g. API.execute-api.localhost for host-style URLs).")
+@click.option("--after", "after", multiple=True, metavar='"METHOD PATH"',
+              help="Send this request first, with the same headers (repeatable): caches, throttles and quotas "
+                   "then stand as they would on a running gateway.")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 def simulate(path, method, target, as_name, access_key, anonymous, headers, api_key, token, data, source_ip, host,
-             as_json) -> None:
+             after, as_json) -> None:
     """Run a request through the gateway's pipeline offline, up to the integration.
 
     PATH is the project; then the METHOD and the request PATH exactly as a client sends it (with
     the stage, e.g. /prod/pets/1). Exit status 0 when the request would be allowed, 1 when refused.
+    The gateway starts fresh (empty authorizer cache, full throttle buckets, unused quotas) unless
+    --after requests ran first.
     """
     from lychgate.cli import simulate as sim
     from lychgate.pipeline.explain import render_text
@@ -243,10 +251,12 @@ def simulate(path, method, target, as_name, access_key, anonymous, headers, api_
         key = None if anonymous else sim.key_for(project, as_name, access_key)
         extra = ([f"x-api-key:{api_key}"] if api_key else []) + ([f"Authorization:{token}"] if token else [])
         request = sim.build_request(method, target, list(headers) + extra, data.encode(), source_ip, host)
+        earlier = [sim.build_request(*sim.parse_after(text), list(headers) + extra, data.encode(), source_ip, host)
+                   for text in after]
     except sim.SimulateError as exc:
         error(str(exc))
         sys.exit(ExitStatus.CONFIG)
-    result = sim.simulate(project, request, key)
+    result = sim.simulate(project, request, key, earlier)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else render_text(result))
     sys.exit(ExitStatus.OK if result["outcome"] == "allowed" else ExitStatus.ERROR)
 

@@ -103,6 +103,16 @@ class Evaluation:
     def missing_context_keys(self) -> tuple[str, ...]:
         return _missing_keys(self.runs, self.request)
 
+    def statement(self, record: StatementMatch | StatementMiss) -> CompiledStatement | None:
+        """The compiled statement a match or miss record is about (for explanations)."""
+        for run in self.runs:
+            for policy in run.policies:
+                if policy.source == record.source:
+                    found = [st for st in policy.statements if st.index == record.index]
+                    if found:
+                        return found[0]
+        return None
+
 
 def _set_result(run: _Run, request: AuthzRequest) -> PolicySetResult:
     return PolicySetResult(

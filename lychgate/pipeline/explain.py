@@ -19,6 +19,7 @@ class TraceRecord(NamedTuple):
     """What an explanation needs of a request: small, so the request's own objects can go."""
 
     request_id: str
+    extended_request_id: str
     method: str
     path: str
     status: int | None
@@ -28,7 +29,7 @@ class TraceRecord(NamedTuple):
     @classmethod
     def of(cls, ctx: RequestContext) -> TraceRecord:
         status = ctx.response.status if ctx.response is not None else None
-        return cls(ctx.request_id, ctx.request.method, ctx.request.raw_path, status, ctx.error, ctx.trace.steps)
+        return cls(ctx.request_id, ctx.extended_request_id, ctx.request.method, ctx.request.raw_path, status, ctx.error, ctx.trace.steps)
 
 
 def explanation(record: TraceRecord) -> dict:
@@ -67,18 +68,25 @@ def one_line(ctx: RequestContext) -> str:
 
 
 class TraceRing:
-    """The last ``size`` requests' trace records by request id."""
+    """The last ``size`` requests' trace records, by request id or extended request id (the one
+    HTTP APIs answer in ``apigw-requestid``)."""
 
     def __init__(self, size: int = 1000):
         self.size = size
         self.items: OrderedDict[str, TraceRecord] = OrderedDict()
+        self.extended: dict[str, str] = {}  # extended request id -> request id
 
     def add(self, ctx: RequestContext) -> None:
         # A record, not the context: the request's objects are freed now, while they are still
         # in the CPU's caches, instead of a thousand requests later.
         self.items[ctx.request_id] = TraceRecord.of(ctx)
+        self.extended[ctx.extended_request_id] = ctx.request_id
         if len(self.items) > self.size:
-            self.items.popitem(last=False)
+            _, oldest = self.items.popitem(last=False)
+            self.extended.pop(oldest.extended_request_id, None)
 
     def get(self, request_id: str) -> TraceRecord | None:
-        return self.items.get(request_id)
+        found = self.items.get(request_id)
+        if found is None and request_id in self.extended:
+            found = self.items.get(self.extended[request_id])
+        return found

@@ -15,6 +15,7 @@ calls: identity value in, ``TokenResult`` out, with the verified-token cache in 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import ipaddress
 import time
 import urllib.error
@@ -124,17 +125,41 @@ class JwksSource:
         if not self.discovery:
             return self.location
         if self._jwks_uri is None:
-            url = self.location.rstrip("/") + "/.well-known/openid-configuration"
-            document = await asyncio.to_thread(fetch_json, url, self.timeout)
-            jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
-            if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme not in ("http", "https"):
-                raise ValueError(f"{url} has no http(s) jwks_uri")
-            self._jwks_uri = jwks_uri
+            self._jwks_uri = await asyncio.to_thread(discover_jwks_uri, self.location, self.timeout)
         return self._jwks_uri
+
+    def probe(self) -> str | None:
+        """Blocking, for ``lychgate check``: why this issuer's keys cannot be fetched right now
+        (None if its JWKS has at least one usable key). Local files are not probed (None).
+        Changes nothing: the gateway's own loads keep their schedule."""
+        if self.is_file:
+            return None
+        url = self.location
+        try:
+            if self.discovery:
+                url = discover_jwks_uri(self.location, self.timeout)
+            keys = KeySet.from_jwks(fetch_json(url, self.timeout), source=url)
+        except (OSError, ValueError) as error:
+            return _describe(error)
+        if not len(keys):
+            why = f": {'; '.join(keys.skipped)}" if keys.skipped else ""
+            return f"{url} lists no usable signing key{why}"
+        return None
+
+
+def discover_jwks_uri(issuer: str, timeout: float = FETCH_TIMEOUT) -> str:
+    """``jwks_uri`` of an OIDC issuer's discovery document (§6.2); OSError/ValueError. Blocking."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    document = fetch_json(url, timeout)
+    jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
+    if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme not in ("http", "https"):
+        raise ValueError(f"{url} has no http(s) jwks_uri")
+    return jwks_uri
 
 
 def fetch_json(url: str, timeout: float = FETCH_TIMEOUT) -> Any:
-    """GET ``url`` (http or https) and parse JSON; OSError/ValueError on any failure. Blocking."""
+    """GET ``url`` (http or https) and parse JSON; OSError/ValueError on any failure, each
+    naming the URL. Blocking."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"refusing to fetch {url!r}: not http(s)")
     request = urllib.request.Request(url, headers={"Accept": "application/json",
@@ -146,6 +171,12 @@ def fetch_json(url: str, timeout: float = FETCH_TIMEOUT) -> Any:
     except urllib.error.HTTPError as error:
         error.close()
         raise OSError(f"HTTP {error.code} from {url}") from None
+    except urllib.error.URLError as error:
+        raise OSError(f"cannot reach {url}: {error.reason}") from None
+    except TimeoutError:
+        raise OSError(f"{url} timed out after {timeout:g} s") from None
+    except http.client.HTTPException as error:  # e.g. a server that does not speak HTTP
+        raise OSError(f"{url} did not answer HTTP: {type(error).__name__}") from None
     if len(body) > MAX_DOCUMENT_BYTES:
         raise ValueError(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
     try:

@@ -98,7 +98,8 @@ class KeyRegistry:
                                 cause="api_key_missing")
         key = self.keys.get(key_hash(value))
         if key is None:
-            raise InvalidApiKey(detail="the API key is not one of the declared or created keys", cause="api_key_unknown")
+            raise InvalidApiKey(detail=f"the API key ({source}) is not one of the declared or created keys",
+                                cause="api_key_unknown")
         if not key.enabled:
             raise InvalidApiKey(detail=f"API key {key.name} ({key.id}) is disabled", cause="api_key_disabled")
         for name in key.usage_plans:

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from helpers import openapi, proxy_op, write_project
+from lychgate.cli.main import main
 from lychgate.sigv4 import sign_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +75,32 @@ def test_simulate_token_and_api_key():
     assert simulate("GET", "/prod/inventory", "--api-key", "partner-1-key-0000000000000000")[0] == 0
     status, result = simulate("GET", "/prod/inventory", "--api-key", "wrong-key-000000000000000")
     assert (status, result["cause"]) == (1, "api_key_unknown")
+
+
+def simulate_in_process(project, *args: str) -> tuple[int, dict | str]:
+    result = CliRunner().invoke(main, ["simulate", str(project), *args, "--json"])
+    return result.exit_code, json.loads(result.stdout) if result.exit_code in (0, 1) else result.stderr
+
+
+def test_simulate_counts_limits_apart_from_the_shared_store(serve, tmp_path):
+    key = "trial-key-000000000000000"
+    doc = openapi({"/items": {"get": {**proxy_op("fn"), "security": [{"api_key": []}]}}},
+                  components={"securitySchemes": {"api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}}})
+    project = write_project(tmp_path, doc, files={"h.py": "def handler(event, context):\n    return {'statusCode': 200}\n"},
+                            config={"apis": [{"id": "shop", "openapi": "openapi.yaml"}], "functions": {"fn": "h.py:handler"},
+                                    "state": "sqlite:///state.db",
+                                    "usage_plans": [{"name": "trial", "api_stages": [{"api_id": "shop", "stage": "prod"}],
+                                                     "quota": {"limit": 1, "period": "DAY"}}],
+                                    "api_keys": [{"name": "trial", "value": key, "usage_plans": ["trial"]}]})
+    for _ in range(2):  # each simulation starts with the quota unused
+        assert simulate_in_process(project, "GET", "/prod/items", "-H", f"x-api-key:{key}")[0] == 0
+    code, result = simulate_in_process(project, "GET", "/prod/items", "-H", f"x-api-key:{key}", "--after", "GET /prod/items")
+    assert (code, result["status"], result["cause"]) == (1, 429, "quota_exceeded")
+    assert [(e["method"], e["path"], e["outcome"]) for e in result["after"]] == [("GET", "/prod/items", "allowed")]
+    server = serve(project)  # the store the gateway keeps its quota in was never spent
+    assert [requests.get(f"{server.url}/prod/items", headers={"x-api-key": key}).status_code for _ in range(2)] == [200, 429]
+
+
+def test_simulate_after_needs_a_method_and_a_path():
+    code, message = simulate_in_process(PETSTORE, "GET", "/prod/pets", "--after", "/prod/pets")
+    assert code == 2 and "--after expects \"METHOD PATH\"" in message
