@@ -103,20 +103,25 @@ class Router:
         return node, params
 
     def _candidates(self, node: _Node, segs: list[str], i: int, params: dict) -> Iterator[tuple[_Node, dict]]:
-        """Resources matching the path, most specific first (depth-first: literal, param, greedy)."""
-        if i == len(segs):
-            yield node, params
-            return
-        seg = segs[i]
-        child = node.literals.get(unquote(seg))
-        if child is not None:
-            yield from self._candidates(child, segs, i + 1, params)
-        if node.param is not None and seg:
-            name, child = node.param
-            yield from self._candidates(child, segs, i + 1, {**params, name: unquote(seg)})
-        if node.greedy is not None:
-            name, child = node.greedy
-            yield child, {**params, name: unquote("/".join(segs[i:]))}
+        """Resources matching the path, most specific first: depth-first, literal before param
+        before greedy. An explicit stack, not recursion: a route may have a thousand segments."""
+        stack = [(node, i, params)]
+        while stack:
+            node, i, params = stack.pop()
+            if i == len(segs):
+                yield node, params
+                continue
+            seg = segs[i]
+            # Pushed in reverse order of precedence, so the literal child is explored first.
+            if node.greedy is not None:
+                name, child = node.greedy
+                stack.append((child, len(segs), {**params, name: unquote("/".join(segs[i:]))}))
+            if node.param is not None and seg:
+                name, child = node.param
+                stack.append((child, i + 1, {**params, name: unquote(seg)}))
+            child = node.literals.get(unquote(seg))
+            if child is not None:
+                stack.append((child, i + 1, params))
 
 
 def split_path(path: str) -> list[str]:

@@ -105,3 +105,9 @@ def test_fast_path_agrees_with_exhaustive_search(routes, method, path):
     found = r.match(method, raw)
     assert (None if found is None else (found.method.route_key, found.path_parameters)) == \
         _exhaustive_match(r, method, raw)
+
+
+def test_deep_route_does_not_exhaust_the_stack():
+    # Found by fuzzing (issue #8): the search once recursed per segment.
+    deep = "/" + "/".join(["a"] * 1200)
+    assert router("GET " + deep).match("GET", deep + "/b") is None
