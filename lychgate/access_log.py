@@ -18,6 +18,9 @@ VARIABLE = re.compile(r"\$(?:\{(context\.[A-Za-z0-9_.-]+)\}|(context\.[A-Za-z0-9
 REDACTED_VARIABLES = frozenset({"context.identity.apiKey", "context.authorizer.token",
                                 "context.identity.accessKey"})
 REDACTED = "[redacted]"
+# AWS's error texts for a malformed Authorization header quote the header; the response may
+# (the client sent it), the log must not.
+ECHOING_VARIABLES = frozenset({"context.error.message", "context.error.messageString"})
 
 
 def compile_format(fmt: str) -> list[str | tuple[str]]:
@@ -44,8 +47,23 @@ def render(parts: list[str | tuple[str]], lookup: Callable[[str], str | None], j
             value = "-"
         elif name in REDACTED_VARIABLES:
             value = REDACTED
+        elif name in ECHOING_VARIABLES:
+            value = _without_credentials(value, lookup)
         out.append(json.dumps(value)[1:-1] if json_escape else value)
     return "".join(out)
+
+
+def _without_credentials(text: str, lookup: Callable[[str], str | None]) -> str:
+    """``text`` with the request's credential headers, and every longer piece of them, redacted."""
+    secrets: set[str] = set()
+    for header in ("Authorization", "X-Api-Key", "X-Amz-Security-Token"):
+        value = (lookup(f"method.request.header.{header}") or "").strip()
+        if len(value) >= 8:
+            secrets.add(value)
+            secrets.update(piece for piece in re.split(r"[\s,]+", value) if len(piece) >= 8)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 class AccessLogWriter:

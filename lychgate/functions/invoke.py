@@ -1,9 +1,12 @@
 """Lambda-style Python handlers: loading them, and invoking them like Lambda would.
 
 A function is ``handler(event, context)``, sync or ``async``. Sync handlers run in a bounded
-thread pool of their own (one per function, so one hung function cannot starve the others);
-async ones are awaited on the loop. Each call gets a Lambda-like context object and a deadline.
-Loading a handler runs its module once, as Lambda's init phase does.
+pool of worker threads of their own (one pool per function, so one hung function cannot starve
+the others); async ones are awaited on the loop. Each call gets a Lambda-like context object and
+a deadline. Loading a handler runs its module once, as Lambda's init phase does. Whatever a
+handler raises or does, the caller gets an exception of its own: ``sys.exit()`` in a handler is a
+function error ("Runtime exited", as Lambda reports it), never the gateway's exit, and a handler
+that never returns keeps only its worker busy, never the process alive after it is stopped.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import importlib.util
 import inspect
 import logging
 import os
+import queue
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from lychgate.config.model import FunctionSpec
 
@@ -36,6 +40,17 @@ class FunctionError(Exception):
 
 class FunctionTimeout(Exception):
     """The function ran past its own timeout (Lambda's "Task timed out")."""
+
+
+class RuntimeExit(Exception):
+    """The handler raised SystemExit, KeyboardInterrupt or another BaseException: Lambda's
+    ``Runtime.ExitError``. Becomes a FunctionError's ``__cause__`` (its text is what an
+    authorizer's caller would see as ``errorMessage``, so ``sys.exit("Unauthorized")`` is not a 401)."""
+
+    def __init__(self, exc: BaseException):
+        code = exc.code if isinstance(exc, SystemExit) else 1
+        status = code if isinstance(code, int) else 0 if code is None else 1  # as the interpreter exits
+        super().__init__(f"Runtime exited with error: exit status {status} ({type(exc).__name__})")
 
 
 class LambdaContext:
@@ -57,6 +72,74 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class WorkerPool:
+    """At most ``size`` daemon threads that run one function's sync handler calls.
+
+    ``submit`` returns an asyncio future of the calling loop. A call whose future is already
+    cancelled (its caller timed out while it waited for a worker) is skipped, so a queue built up
+    behind hung handlers drains without running. Daemon threads, unlike ThreadPoolExecutor's, are
+    not joined at interpreter exit: a handler stuck forever cannot keep a stopped gateway alive
+    (Lambda, too, ends a timed-out invocation's runtime).
+    """
+
+    def __init__(self, size: int, name: str):
+        self.size, self.name = size, name
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._threads = 0
+        self._closed = False
+
+    def submit(self, fn: Callable, *args: Any) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._calls.put((loop, future, fn, args))
+        if not self._idle.acquire(blocking=False) and self._threads < self.size:
+            self._threads += 1
+            threading.Thread(target=self._work, name=f"fn-{self.name}-{self._threads}", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            loop, future, fn, args = item
+            if not future.cancelled():
+                _resolve(loop, future, *_call(fn, args))
+            del item, loop, future, fn, args  # hold no event or result while idle
+            if self._closed:
+                return
+            self._idle.release()
+
+    def close(self) -> None:
+        """Idle workers end now, busy ones after their current call; nothing is waited for."""
+        self._closed = True
+        for _ in range(self._threads):
+            self._calls.put(None)
+
+
+def _call(fn: Callable, args: tuple) -> tuple[bool, Any]:
+    """(True, result) or (False, exception); SystemExit & co. must never reach the event loop."""
+    try:
+        return True, fn(*args)
+    except Exception as exc:  # the handler's own error, reported as such
+        return False, exc
+    except BaseException as exc:  # noqa: BLE001 - sys.exit(), KeyboardInterrupt, ...
+        error = RuntimeExit(exc)
+        error.__cause__ = exc
+        return False, error
+
+
+def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future, ok: bool, value: Any) -> None:
+    def settle() -> None:
+        if not future.done():  # cancelled meanwhile: the caller gave up on this call
+            future.set_result(value) if ok else future.set_exception(value)
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop is closed: nobody waits for this call any more
+        pass
+
+
 class LocalFunction:
     """One loaded function."""
 
@@ -65,7 +148,7 @@ class LocalFunction:
         self.arn = arn
         self.handler = load_handler(spec)
         self.is_async = inspect.iscoroutinefunction(self.handler)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
     async def invoke(self, event: Any, *, request_id: str, timeout_s: float) -> Any:
         """Run the handler; raises FunctionError, FunctionTimeout or asyncio.TimeoutError."""
@@ -78,19 +161,29 @@ class LocalFunction:
             if own and own < timeout_s:
                 raise FunctionTimeout(f"Task timed out after {own:.2f} seconds") from None
             raise
+        except RuntimeExit as exc:
+            raise FunctionError(str(exc)) from exc
         except Exception as exc:
             raise FunctionError(f"{type(exc).__name__}: {exc}") from exc
 
     def _run(self, event: Any, context: LambdaContext):
         if self.is_async:
-            return self.handler(event, context)
+            return _guarded(self.handler(event, context))
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix=f"fn-{self.spec.name}")
-        return asyncio.get_running_loop().run_in_executor(self._pool, self.handler, event, context)
+            self._pool = WorkerPool(POOL_SIZE, self.spec.name)
+        return self._pool.submit(self.handler, event, context)
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.close()
+
+
+async def _guarded(call: Awaitable) -> Any:
+    """An async handler's call; SystemExit or KeyboardInterrupt would otherwise stop the event loop."""
+    try:
+        return await call
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise RuntimeExit(exc) from exc
 
 
 def load_handler(spec: FunctionSpec) -> Callable:

@@ -36,6 +36,10 @@ def write_execution_log(ctx: RequestContext) -> None:
         EXECUTION_LOG.info("(%s) %s", ctx.request_id, line)
 
 
+# A presigned URL's signature and session token are credentials: never logged.
+SECRET_QUERY_PARAMETERS = frozenset({"x-amz-signature", "x-amz-security-token"})
+
+
 def execution_log_lines(ctx: RequestContext) -> list[str]:
     request = ctx.request
     lines = [f"Extended Request Id: {ctx.extended_request_id}",
@@ -43,7 +47,8 @@ def execution_log_lines(ctx: RequestContext) -> list[str]:
              f"HTTP Method: {request.method}, Resource Path: {ctx.path}"]
     if ctx.route is not None:
         lines.append(f"Method request path: {dict(ctx.route.path_parameters)}")
-        lines.append(f"Method request query string: {dict(request.query)}")
+        query = {k: "[redacted]" if k.lower() in SECRET_QUERY_PARAMETERS else v for k, v in request.query}
+        lines.append(f"Method request query string: {query}")
     for step in ctx.trace.steps:
         lines.append(f"{_STEP_LABELS.get(step.stage, step.stage)}: {step.outcome}" + (f" ({step.text})" if step.detail else ""))
     if ctx.error is not None:
