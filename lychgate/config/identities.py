@@ -213,7 +213,10 @@ def _epoch(value: Any) -> float | None:
 
 
 def _load_dump(path: Path, doc: Any = None) -> tuple[list, dict[str, Identity], dict[str, dict]]:
-    """Users (by name) and roles (by name) of an authorization-details dump (read from ``path`` unless given)."""
+    """Users (by name) and roles (by name) of an authorization-details dump (read from ``path`` unless given).
+
+    The dump is read defensively: an element of the wrong type is a problem at its pointer, never a crash.
+    """
     doc = load_document(path, str(path)) if doc is None else doc
     problems = Problems(path)
     if not isinstance(doc, dict):
@@ -221,15 +224,43 @@ def _load_dump(path: Path, doc: Any = None) -> tuple[list, dict[str, Identity], 
         return problems.items, {}, {}
     compiler = _Compiler(problems)
     managed = _Managed(doc, compiler)
-    groups = {g.get("GroupName"): (i, g) for i, g in enumerate(doc.get("GroupDetailList") or [])}
+    groups = {g["GroupName"]: (i, g) for i, g in _objects(doc, "GroupDetailList", "", problems)
+              if _string(g, "GroupName", pointer("GroupDetailList", i), problems)}
     users = {}
-    for i, user in enumerate(doc.get("UserDetailList") or []):
+    for i, user in _objects(doc, "UserDetailList", "", problems):
         identity = _dump_user(user, i, groups, managed, compiler)
         if identity is not None:
             users[user["UserName"]] = identity
-    roles = {r.get("RoleName"): _dump_role(r, i, managed, compiler)
-             for i, r in enumerate(doc.get("RoleDetailList") or [])}
+    roles = {r["RoleName"]: _dump_role(r, i, managed, compiler) for i, r in _objects(doc, "RoleDetailList", "", problems)
+             if _string(r, "RoleName", pointer("RoleDetailList", i), problems)}
     return problems.items, users, roles
+
+
+def _objects(container: dict, key: str, ptr: str, problems: Problems) -> list[tuple[int, dict]]:
+    """(index, object) of the list ``container[key]`` (absent: none); any other shape is a problem."""
+    raw = container.get(key)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.expected(ptr + pointer(key), "a list of objects", raw)
+        return []
+    found = []
+    for i, entry in enumerate(raw):
+        if isinstance(entry, dict):
+            found.append((i, entry))
+        else:
+            problems.expected(ptr + pointer(key, i), "an object", entry)
+    return found
+
+
+def _string(entity: dict, key: str, ptr: str, problems: Problems, required: bool = True) -> bool:
+    """Whether ``entity[key]`` is a string; if not (and present or required), a problem."""
+    value = entity.get(key)
+    if isinstance(value, str):
+        return True
+    if required or value is not None:
+        problems.expected(ptr + pointer(key), "a string", value)
+    return False
 
 
 class _Managed:
@@ -255,40 +286,50 @@ class _Managed:
 def _managed_policies(doc: dict, compiler: _Compiler) -> dict[str, tuple[Any, str]]:
     """Managed policy ARN -> (its default version's document, its pointer)."""
     out = {}
-    for i, policy in enumerate(doc.get("Policies") or []):
-        versions = policy.get("PolicyVersionList") or []
-        default = next(((j, v) for j, v in enumerate(versions) if v.get("IsDefaultVersion")), None)
+    problems = compiler.problems
+    for i, policy in _objects(doc, "Policies", "", problems):
         ptr = pointer("Policies", i)
+        versions = _objects(policy, "PolicyVersionList", ptr, problems)
+        default = next(((j, v) for j, v in versions if v.get("IsDefaultVersion")), None)
         if default is None:
-            compiler.problems.error(ptr + "/PolicyVersionList", "no version has IsDefaultVersion: true")
+            problems.error(ptr + "/PolicyVersionList", "no version has IsDefaultVersion: true")
+            continue
+        if not _string(policy, "Arn", ptr, problems):
             continue
         j, version = default
-        out[policy.get("Arn")] = (_decode(version.get("Document")), ptr + pointer("PolicyVersionList", j, "Document"))
+        out[policy["Arn"]] = (_decode(version.get("Document")), ptr + pointer("PolicyVersionList", j, "Document"))
     return out
 
 
 def _decode(document: Any) -> Any:
-    """The raw IAM API returns URL-encoded JSON strings; the CLI decodes them (spec A8)."""
-    if isinstance(document, str):
-        text = unquote(document) if document.lstrip().startswith("%") else document
+    """The raw IAM API returns URL-encoded JSON strings; the CLI decodes them (spec A8).
+    Text that is not JSON either way is returned as is, for ``compile_policy`` to report."""
+    if not isinstance(document, str):
+        return document
+    first = unquote(document) if document.lstrip().startswith("%") else document
+    for text in (first, unquote(document)):
         try:
             return json.loads(text)
-        except ValueError:
-            return json.loads(unquote(document))
+        except (ValueError, RecursionError):
+            continue
     return document
 
 
-def _inline(entries: list, owner: str, ptr: str, compiler: _Compiler) -> list[Policy | None]:
+def _inline(entity: dict, key: str, owner: str, ptr: str, compiler: _Compiler) -> list[Policy | None]:
     return [compiler.compile(_decode(p.get("PolicyDocument")), f"{owner}/{p.get('PolicyName')}",
-                             ptr + pointer(j, "PolicyDocument")) for j, p in enumerate(entries or [])]
+                             ptr + pointer(key, j, "PolicyDocument"))
+            for j, p in _objects(entity, key, ptr, compiler.problems)]
 
 
-def _attached(entries: list, managed: _Managed, ptr: str, compiler: _Compiler) -> list[Policy | None]:
+def _attached(entity: dict, managed: _Managed, ptr: str, compiler: _Compiler) -> list[Policy | None]:
     out = []
-    for j, attachment in enumerate(entries or []):
-        arn = attachment.get("PolicyArn")
+    for j, attachment in _objects(entity, "AttachedManagedPolicies", ptr, compiler.problems):
+        where = ptr + pointer("AttachedManagedPolicies", j)
+        if not _string(attachment, "PolicyArn", where, compiler.problems):
+            continue
+        arn = attachment["PolicyArn"]
         if arn not in managed:
-            compiler.problems.error(ptr + pointer(j, "PolicyArn"),
+            compiler.problems.error(where + "/PolicyArn",
                                     f"managed policy {arn} is not in the file's Policies list "
                                     "(dump it with: aws iam get-account-authorization-details, no --filter)")
         out.append(managed.get(arn))
@@ -296,49 +337,72 @@ def _attached(entries: list, managed: _Managed, ptr: str, compiler: _Compiler) -
 
 
 def _boundary(entity: dict, managed: _Managed, ptr: str, compiler: _Compiler) -> Policy | None:
-    arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-    if arn is None:
+    boundary = entity.get("PermissionsBoundary")
+    if boundary is None:
         return None
+    where = ptr + "/PermissionsBoundary"
+    if not isinstance(boundary, dict):
+        compiler.problems.expected(where, "an object", boundary)
+        return None
+    if not _string(boundary, "PermissionsBoundaryArn", where, compiler.problems, required=False):
+        return None
+    arn = boundary["PermissionsBoundaryArn"]
     if arn not in managed:
-        compiler.problems.error(ptr + "/PermissionsBoundary/PermissionsBoundaryArn",
+        compiler.problems.error(where + "/PermissionsBoundaryArn",
                                 f"permissions boundary {arn} is not in the file's Policies list")
         return None
     return managed.get(arn, "boundary")
 
 
-def _tags(entity: dict) -> dict[str, str]:
-    return {t.get("Key"): t.get("Value") for t in entity.get("Tags") or []}
+def _tags(entity: dict, ptr: str, problems: Problems) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for j, t in _objects(entity, "Tags", ptr, problems)
+            if _string(t, "Key", ptr + pointer("Tags", j), problems)
+            and _string(t, "Value", ptr + pointer("Tags", j), problems)}
+
+
+def _account(arn: str, ptr: str, problems: Problems) -> str:
+    """The account field of an ARN; a string that is not an ARN is a problem."""
+    fields = arn.split(":", 5)
+    if len(fields) != 6 or fields[0] != "arn":
+        problems.expected(ptr, "an ARN such as arn:aws:iam::123456789012:user/NAME", arn)
+        return ""
+    return fields[4]
 
 
 def _dump_user(user: dict, i: int, groups: dict, managed: _Managed, compiler: _Compiler) -> Identity | None:
     ptr = pointer("UserDetailList", i)
-    for key in ("UserName", "Arn", "UserId"):
-        if not isinstance(user.get(key), str):
-            compiler.problems.expected(ptr + "/" + key, "a string", user.get(key))
-            return None
+    problems = compiler.problems
+    if not all([_string(user, key, ptr, problems) for key in ("UserName", "Arn", "UserId")]):
+        return None
     name = user["UserName"]
-    policies = _inline(user.get("UserPolicyList"), name, ptr + "/UserPolicyList", compiler)
-    policies += _attached(user.get("AttachedManagedPolicies"), managed, ptr + "/AttachedManagedPolicies", compiler)
-    for j, group_name in enumerate(user.get("GroupList") or []):
-        if group_name not in groups:
-            compiler.problems.error(ptr + pointer("GroupList", j), f"group {group_name!r} is not in GroupDetailList")
+    policies = _inline(user, "UserPolicyList", name, ptr, compiler)
+    policies += _attached(user, managed, ptr, compiler)
+    group_names = user.get("GroupList") or []
+    if not isinstance(group_names, list):
+        problems.expected(ptr + "/GroupList", "a list of group names", group_names)
+        group_names = []
+    for j, group_name in enumerate(group_names):
+        if not isinstance(group_name, str) or group_name not in groups:
+            problems.error(ptr + pointer("GroupList", j), f"group {group_name!r} is not in GroupDetailList")
             continue
         gi, group = groups[group_name]
         gptr = pointer("GroupDetailList", gi)
-        policies += _inline(group.get("GroupPolicyList"), group_name, gptr + "/GroupPolicyList", compiler)
-        policies += _attached(group.get("AttachedManagedPolicies"), managed, gptr + "/AttachedManagedPolicies", compiler)
-    account = user["Arn"].split(":")[4]
-    return Identity(arn=user["Arn"], principal_arn=user["Arn"], account=account, userid=user["UserId"],
-                    username=name, tags=_tags(user), policies=tuple(p for p in policies if p is not None),
+        policies += _inline(group, "GroupPolicyList", group_name, gptr, compiler)
+        policies += _attached(group, managed, gptr, compiler)
+    return Identity(arn=user["Arn"], principal_arn=user["Arn"], account=_account(user["Arn"], ptr + "/Arn", problems),
+                    userid=user["UserId"], username=name, tags=_tags(user, ptr, problems),
+                    policies=tuple(p for p in policies if p is not None),
                     boundary=_boundary(user, managed, ptr, compiler))
 
 
 def _dump_role(role: dict, i: int, managed: _Managed, compiler: _Compiler) -> dict:
     ptr = pointer("RoleDetailList", i)
-    name = role.get("RoleName")
-    policies = _inline(role.get("RolePolicyList"), name, ptr + "/RolePolicyList", compiler)
-    policies += _attached(role.get("AttachedManagedPolicies"), managed, ptr + "/AttachedManagedPolicies", compiler)
-    arn = role.get("Arn", "")
-    return {"name": name, "arn": arn, "id": role.get("RoleId", ""), "account": arn.split(":")[4] if arn.count(":") >= 5 else "",
-            "tags": _tags(role), "policies": tuple(p for p in policies if p is not None),
+    problems = compiler.problems
+    name = role["RoleName"]
+    policies = _inline(role, "RolePolicyList", name, ptr, compiler)
+    policies += _attached(role, managed, ptr, compiler)
+    arn = role["Arn"] if _string(role, "Arn", ptr, problems) else ""
+    role_id = role["RoleId"] if _string(role, "RoleId", ptr, problems, required=False) else ""
+    return {"name": name, "arn": arn, "id": role_id, "account": _account(arn, ptr + "/Arn", problems) if arn else "",
+            "tags": _tags(role, ptr, problems), "policies": tuple(p for p in policies if p is not None),
             "boundary": _boundary(role, managed, ptr, compiler)}

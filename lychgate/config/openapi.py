@@ -71,20 +71,42 @@ def parse_api(doc: Any, *, api_id: str, file: str, stages: Mapping[str, Stage],
     schemes = _security_schemes(doc)
     methods = _parse_paths(doc, protocol, schemes, file, problems)
     default_stage = "$default" if protocol == HTTP else "prod"
+    endpoint = _object(doc, "x-amazon-apigateway-endpoint-configuration", problems)
     return Api(
-        id=api_id, name=str(doc.get("info", {}).get("title") or api_id), protocol=protocol,
+        id=api_id, name=str(_object(doc, "info", problems).get("title") or api_id), protocol=protocol,
         source=Source(file, ""), methods=tuple(methods),
         stages=stages or MappingProxyType({default_stage: Stage(default_stage)}),
         gateway_responses=_gateway_responses(doc, problems),
-        binary_media_types=tuple(doc.get("x-amazon-apigateway-binary-media-types") or ()),
+        binary_media_types=_strings(doc.get("x-amazon-apigateway-binary-media-types"),
+                                    pointer("x-amazon-apigateway-binary-media-types"), problems),
         api_key_source=str(doc.get("x-amazon-apigateway-api-key-source", "HEADER")).upper(),
         policy=doc.get("x-amazon-apigateway-policy"),
         authorizers=MappingProxyType({k: v for k, v in schemes.items() if "x-amazon-apigateway-authorizer" in v}),
         schemes_pointer=_scheme_base(doc),
         cors=_cors(doc, protocol, problems),
-        disable_execute_api_endpoint=bool(
-            (doc.get("x-amazon-apigateway-endpoint-configuration") or {}).get("disableExecuteApiEndpoint")),
+        disable_execute_api_endpoint=bool(endpoint.get("disableExecuteApiEndpoint")),
     )
+
+
+def _object(doc: dict, key: str, problems: Problems) -> dict:
+    """``doc[key]`` when it is a mapping; absent is empty; anything else is a problem."""
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.expected(pointer(key), "a mapping", value)
+        return {}
+    return value
+
+
+def _strings(value: Any, ptr: str, problems: Problems) -> tuple[str, ...]:
+    """A list of strings (absent: empty); anything else is a problem."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.expected(ptr, "a list of strings", value)
+        return ()
+    return tuple(value)
 
 
 def _cors(doc: dict, protocol: str, problems: Problems) -> CorsConfig | None:
@@ -114,7 +136,9 @@ def detect_protocol(doc: dict) -> str:
     """REST unless the document carries a mark only HTTP API exports have."""
     if "x-amazon-apigateway-importexport-version" in doc or "x-amazon-apigateway-cors" in doc:
         return HTTP
-    paths = doc.get("paths") or {}
+    paths = doc.get("paths")
+    if not isinstance(paths, dict):
+        return REST
     if "$default" in paths:
         return HTTP
     for item in paths.values():
@@ -127,7 +151,7 @@ def detect_protocol(doc: dict) -> str:
 
 def _check_root_extensions(doc: dict, protocol: str, problems: Problems) -> None:
     for key in doc:
-        if not key.startswith("x-amazon-apigateway-"):
+        if not isinstance(key, str) or not key.startswith("x-amazon-apigateway-"):
             continue
         status = ROOT_EXTENSIONS.get(key)
         if status is None:
@@ -140,8 +164,10 @@ def _check_root_extensions(doc: dict, protocol: str, problems: Problems) -> None
 
 
 def _security_schemes(doc: dict) -> dict[str, dict]:
-    schemes = (doc.get("components") or {}).get("securitySchemes") or doc.get("securityDefinitions") or {}
-    return {k: v for k, v in schemes.items() if isinstance(v, dict)}
+    components = doc.get("components")
+    schemes = (components.get("securitySchemes") if isinstance(components, dict) else None) \
+        or doc.get("securityDefinitions")
+    return {k: v for k, v in schemes.items() if isinstance(v, dict)} if isinstance(schemes, dict) else {}
 
 
 def _scheme_base(doc: dict) -> str:
@@ -154,9 +180,10 @@ def _parse_paths(doc: dict, protocol: str, schemes: dict, file: str, problems: P
         problems.expected("/paths", "a mapping of paths to path items", paths)
         return []
     methods = []
+    variables: dict[tuple, str] = {}
     for path, item in paths.items():
         ptr = pointer("paths", path)
-        if not _valid_path(path, protocol, ptr, problems):
+        if not _valid_path(path, protocol, ptr, problems) or not _one_variable_name(path, variables, ptr, problems):
             continue
         if not isinstance(item, dict):
             problems.expected(ptr, "a path item (a mapping of methods)", item)
@@ -185,11 +212,32 @@ def _valid_path(path: str, protocol: str, ptr: str, problems: Problems) -> bool:
     return True
 
 
+def _one_variable_name(path: str, seen: dict[tuple, str], ptr: str, problems: Problems) -> bool:
+    """Sibling resources share one variable name per kind: ``/{id}`` and ``/{petId}`` cannot both exist
+    (AWS: "only one is allowed"); the router keeps one name per position, so a second would be renamed.
+    ``seen`` maps (parent segments, greedy) to the first variable segment found there."""
+    parent: tuple[str, ...] = ()
+    stripped = path.strip("/")
+    for seg in stripped.split("/") if stripped and path != "$default" else []:
+        if seg.startswith("{"):
+            slot = (parent, seg.endswith("+}"))
+            first = seen.setdefault(slot, seg)
+            if first != seg:
+                problems.error(ptr, f"a sibling ({first}) of this resource already has a variable path part "
+                                    f"-- only one is allowed, found {seg}")
+                return False
+            seg = "{+}" if slot[1] else "{}"
+        parent += (seg,)
+    return True
+
+
 def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems) -> Method | None:
     http_method = OPERATION_KEYS.get(key.lower()) if isinstance(key, str) else None
     op_ptr = ptr + pointer(key)
     if http_method is None:
-        if key.startswith("x-amazon-apigateway-"):
+        if not isinstance(key, str):
+            problems.warning(op_ptr, f"unknown path item key {key!r}: ignored")
+        elif key.startswith("x-amazon-apigateway-"):
             problems.warning(op_ptr, f"unknown extension {key!r} on a path item: ignored")
         elif key not in PATH_ITEM_OTHER_KEYS and not key.startswith("x-"):
             problems.warning(op_ptr, f"unknown path item key {key!r}: ignored")
@@ -198,7 +246,7 @@ def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
         problems.expected(op_ptr, "an operation object", op)
         return None
     for ext in op:
-        if ext.startswith("x-amazon-apigateway-") and ext not in OPERATION_EXTENSIONS:
+        if isinstance(ext, str) and ext.startswith("x-amazon-apigateway-") and ext not in OPERATION_EXTENSIONS:
             problems.warning(op_ptr + pointer(ext), f"unknown extension {ext!r}: ignored")
     if "x-amazon-apigateway-request-validator" in op:
         problems.warning(op_ptr + pointer("x-amazon-apigateway-request-validator"),
@@ -215,7 +263,7 @@ def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
 
 def resource_id(path: str) -> str:
     """A stable 6-character id for a resource path, like API Gateway's resource ids."""
-    digest = hashlib.sha1(path.encode()).digest()
+    digest = hashlib.sha1(path.encode("utf-8", "surrogatepass")).digest()  # JSON can escape a lone surrogate
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     return "".join(alphabet[b % 36] for b in digest[:6])
 
@@ -252,7 +300,7 @@ def _apply_scheme(doc, name, scopes, schemes, ptr, result, problems) -> None:
         kind = str(authorizer.get("type", "")).lower()
         result["authorization_type"] = {"cognito_user_pools": "COGNITO_USER_POOLS", "jwt": "JWT"}.get(kind, "CUSTOM")
         result["authorizer"] = name
-        result["authorization_scopes"] = tuple(scopes or ())
+        result["authorization_scopes"] = _strings(scopes, ptr, problems)
     elif scheme.get("type") == "apiKey" and str(scheme.get("name", "")).lower() == "x-api-key":
         result["api_key_required"] = True
     else:
@@ -296,7 +344,8 @@ def _warn_integration_keys(raw: dict, kind: str, ptr: str, problems: Problems) -
     if kind == "AWS":
         problems.warning(ptr + "/type", "non-proxy Lambda (aws) integrations run without mapping templates: "
                                         "the request body is passed as the event and the result returned as the body")
-    if kind in ("HTTP", "AWS") and any(_is_vtl(t) for t in (raw.get("requestTemplates") or {}).values()):
+    templates = raw.get("requestTemplates")
+    if kind in ("HTTP", "AWS") and isinstance(templates, dict) and any(_is_vtl(t) for t in templates.values()):
         problems.warning(ptr + "/requestTemplates", "VTL mapping templates are not supported: the body is passed through")
 
 
@@ -316,7 +365,7 @@ def _timeout(raw: dict, protocol: str, ptr: str, problems: Problems) -> int:
 def _str_map(raw: Any, ptr: str, problems: Problems) -> Mapping[str, str]:
     if raw is None:
         return EMPTY
-    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
         problems.expected(ptr, "a mapping of strings to strings", raw)
         return EMPTY
     return MappingProxyType(dict(raw))
@@ -334,10 +383,13 @@ def _integration_responses(raw: Any, ptr: str, problems: Problems) -> tuple[Inte
         status = _status_code(spec.get("statusCode") if isinstance(spec, dict) else None, rptr + "/statusCode", problems)
         if status is None:
             continue
+        if not isinstance(pattern, str):
+            problems.expected(rptr, "a selection pattern (a string)", pattern)
+            continue
         if pattern != "default":
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 problems.error(rptr, f"selection pattern is not a valid regular expression: {exc}")
                 continue
         out.append(IntegrationResponse(
@@ -351,7 +403,7 @@ def _integration_responses(raw: Any, ptr: str, problems: Problems) -> tuple[Inte
 def _status_code(value: Any, ptr: str, problems: Problems) -> int | None:
     try:
         status = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: YAML's .inf
         status = 0
     if not 100 <= status <= 599:
         problems.expected(ptr, "an HTTP status code such as \"200\"", value)

@@ -23,7 +23,10 @@ def pointer(*parts: object) -> str:
 
 def describe(value: Any) -> str:
     """How a found value is shown in a message: short, with its type."""
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    try:
+        text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    except (TypeError, ValueError, RecursionError):  # YAML date keys, ints over 4300 digits, deep nesting
+        text = "..."
     if len(text) > 60:
         text = text[:57] + "..."
     kind = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
@@ -76,3 +79,7 @@ def load_document(path: Path, label: str | None = None) -> Any:
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([Problem(name, "", f"invalid YAML{where}: {reason}")]) from None
+    except ValueError as exc:  # an integer with more digits than int() converts
+        raise ConfigError([Problem(name, "", f"unreadable value: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(name, "", "nested too deeply to read")]) from None

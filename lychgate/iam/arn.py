@@ -63,10 +63,15 @@ def has_wildcard(text: str) -> bool:
 
 
 def glob_source(pattern: str) -> str:
-    """Regex source for an IAM glob: ``*`` any run (crossing ``/``), ``?`` one char (spec A2)."""
+    """Regex source for an IAM glob: ``*`` any run (crossing ``/``), ``?`` one char (spec A2).
+
+    A run of ``*`` is one ``.*``: the same language, while ``.*.*.*…`` backtracks exponentially.
+    """
     out = []
     for ch in pattern:
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+        token = ".*" if ch == "*" else "." if ch == "?" else re.escape(ch)
+        if token != ".*" or not out or out[-1] != token:
+            out.append(token)
     return "".join(out)
 
 
@@ -81,7 +86,8 @@ def arn_glob_source(pieces: Iterable[tuple[str, bool]]) -> str:
 
     Colons are counted across pieces; before the fifth colon ``*``/``?`` stay inside
     one field, after it they may cross ``:`` and ``/``. Literal pieces (substituted
-    policy variables, ``${*}`` escapes) are escaped whole.
+    policy variables, ``${*}`` escapes) are escaped whole. A run of ``*`` becomes one
+    token (repeated ``[^:]*`` backtracks exponentially on a mismatch).
     """
     out: list[str] = []
     colons = 0
@@ -91,12 +97,114 @@ def arn_glob_source(pieces: Iterable[tuple[str, bool]]) -> str:
                 colons += 1
             in_resource = colons >= ARN_FIELDS - 1
             if active and ch == "*":
-                out.append(".*" if in_resource else "[^:]*")
+                token = ".*" if in_resource else "[^:]*"
+                if not out or out[-1] != token:
+                    out.append(token)
             elif active and ch == "?":
                 out.append("." if in_resource else "[^:]")
             else:
                 out.append(re.escape(ch))
     return "".join(out)
+
+
+def plain_glob_source(pieces: Iterable[tuple[str, bool]]) -> str:
+    """Regex source for a string glob given as (text, wildcards-active) pieces (StringLike, actions)."""
+    return "".join(glob_source(text) if active else re.escape(text) for text, active in pieces)
+
+
+# ---------------------------------------------------------------- matching without backtracking blow-up
+#
+# A regex with two ``.*`` in one stretch (``*/*/*/edit``, ``*a*b*``) backtracks polynomially when it
+# fails on a long string, and the method ARN carries the request path: 1000 path segments took
+# seconds per request. Such patterns are matched by ``wildcard_match`` instead, in at most
+# O(len(pattern) * len(text)) steps; patterns with at most one ``*`` per ARN field (or one in a
+# plain glob) stay in a compiled regex, which is faster.
+
+_STAR, _ONE = "\0*", "\0?"  # wildcard tokens: two characters, so never equal to one character of text
+
+
+def _tokens(pieces: Iterable[tuple[str, bool]]) -> list[str]:
+    return [(_STAR if ch == "*" else _ONE) if active and ch in _WILDCARDS else ch
+            for text, active in pieces for ch in text]
+
+
+def wildcard_match(tokens: list[str], text: str) -> bool:
+    """Whole-string match of literal, ``*`` and ``?`` tokens (greedy, backtracking only to the last ``*``)."""
+    p = t = 0
+    star, resume = -1, 0
+    while t < len(text):
+        if p < len(tokens) and (tokens[p] == text[t] or tokens[p] == _ONE):
+            p, t = p + 1, t + 1
+        elif p < len(tokens) and tokens[p] == _STAR:
+            star, resume, p = p, t, p + 1
+        elif star >= 0:
+            resume += 1
+            p, t = star + 1, resume
+        else:
+            return False
+    return all(token == _STAR for token in tokens[p:])
+
+
+def arn_wildcard_match(tokens: list[str], text: str) -> bool:
+    """``wildcard_match`` with the segment rule of spec A2: each of the first five fields on its own
+    (a wildcard there cannot cross ``:``), the resource part as one string."""
+    fields: list[list[str]] = [[]]
+    for token in tokens:
+        if token == ":" and len(fields) < ARN_FIELDS:
+            fields.append([])
+        else:
+            fields[-1].append(token)
+    values = text.split(":", len(fields) - 1)
+    if len(values) != len(fields) or len(fields) < ARN_FIELDS and ":" in values[-1]:
+        return False
+    return all(wildcard_match(field, value) for field, value in zip(fields, values))
+
+
+def _backtracks(pieces: list[tuple[str, bool]], arn: bool) -> bool:
+    """Whether some field (ARN) or the whole glob (plain) holds two ``*`` or more."""
+    stars, region = {}, 0
+    for text, active in pieces:
+        for ch in text:
+            if arn and ch == ":":
+                region = min(region + 1, ARN_FIELDS - 1)
+            elif active and ch == "*":
+                stars[region] = stars.get(region, 0) + 1
+    return any(count > 1 for count in stars.values())
+
+
+@dataclass(frozen=True, slots=True)
+class GlobSet:
+    """Wildcard patterns (spec A2), matched whole: a compiled regex and the patterns it would
+    backtrack on, matched by ``wildcard_match``. ``arn`` selects the ARN segment rule."""
+
+    regex: re.Pattern[str] | None
+    linear: tuple[list[str], ...]
+    arn: bool
+
+    def matches(self, text: str) -> bool:
+        if self.regex is not None and self.regex.fullmatch(text) is not None:
+            return True
+        match = arn_wildcard_match if self.arn else wildcard_match
+        return any(match(tokens, text) for tokens in self.linear)
+
+
+def compile_globs(patterns: Iterable[list[tuple[str, bool]]], *, arn: bool) -> GlobSet | None:
+    """One matcher for patterns given as (text, wildcards-active) pieces; ``None`` if there are none."""
+    patterns = list(patterns)
+    if not patterns:
+        return None
+    source = arn_glob_source if arn else plain_glob_source
+    fast = [source(pieces) for pieces in patterns if not _backtracks(pieces, arn)]
+    regex = re.compile("|".join(f"(?:{s})" for s in fast), re.DOTALL) if fast else None
+    return GlobSet(regex, tuple(_tokens(pieces) for pieces in patterns if _backtracks(pieces, arn)), arn)
+
+
+def glob_matches(pieces: list[tuple[str, bool]], text: str, *, arn: bool) -> bool:
+    """One pattern (e.g. with its policy variables just substituted) against ``text``."""
+    if _backtracks(pieces, arn):
+        return (arn_wildcard_match if arn else wildcard_match)(_tokens(pieces), text)
+    source = arn_glob_source(pieces) if arn else plain_glob_source(pieces)
+    return re.fullmatch(source, text, re.DOTALL) is not None
 
 
 def compile_arn_glob(pattern: str) -> re.Pattern[str]:

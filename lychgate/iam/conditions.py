@@ -23,7 +23,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .arn import arn_glob_source, arn_pattern_problem, glob_source
+from .arn import arn_pattern_problem, compile_globs, glob_matches
 from .errors import PolicyError, describe, join_pointer
 from .variables import Template, Variable, parse_template
 
@@ -194,7 +194,7 @@ def parse_operator(name: str, pointer: str) -> tuple[str | None, str, bool]:
 
     Operator names are case-sensitive (spec A2 [unconfirmed]: be strict).
     """
-    match = _OPERATOR_NAME.fullmatch(name)
+    match = _OPERATOR_NAME.fullmatch(name) if isinstance(name, str) else None  # YAML keys may be numbers
     set_op, base, if_exists = match.groups() if match else (None, name, None)
     if base not in OPERATORS:
         raise PolicyError(pointer, f"unknown condition operator {name!r}{_suggest(name)}")
@@ -208,7 +208,7 @@ _SET_PREFIXES = {"forallvalues": ALL_VALUES + ":", "foranyvalue": ANY_VALUE + ":
 
 def _suggest(name: str) -> str:
     """'; did you mean X' when ``name`` only differs in case from a known operator."""
-    prefix, _, rest = name.rpartition(":")
+    prefix, _, rest = str(name).rpartition(":")
     has_if_exists = rest.lower().endswith("ifexists")
     canonical = _OPERATORS_LOWER.get(rest[:-8].lower() if has_if_exists else rest.lower())
     fixed_prefix = _SET_PREFIXES.get(prefix.lower())
@@ -247,7 +247,10 @@ def _scalar_value(item: Any, pointer: str) -> str:
     if isinstance(item, bool):
         return "true" if item else "false"
     if isinstance(item, (str, int, float)):
-        return item if isinstance(item, str) else str(item)
+        try:
+            return item if isinstance(item, str) else str(item)
+        except ValueError:  # an int with more digits than Python prints (sys.get_int_max_str_digits)
+            raise PolicyError(pointer, "expected a condition value, found a number too long to use") from None
     raise PolicyError(pointer, f"expected a string, number or boolean condition value, found {describe(item)}")
 
 
@@ -283,9 +286,7 @@ def _fold(text: str | None, fold: bool) -> str | None:
 def _like_test(values: _Values, spec: OperatorSpec, substitute: bool) -> _Built:
     """StringLike: whole-string glob with ``*``/``?``, case-sensitive (spec A4)."""
     templates = _templates(values, substitute)
-    return _regex_test(templates, lambda pieces: "".join(
-        glob_source(text) if active else re.escape(text) for text, active in pieces)), \
-        _all_variables(templates)
+    return _glob_test(templates, arn=False), _all_variables(templates)
 
 
 def _arn_test(values: _Values, spec: OperatorSpec, substitute: bool) -> _Built:
@@ -297,21 +298,20 @@ def _arn_test(values: _Values, spec: OperatorSpec, substitute: bool) -> _Built:
             raise PolicyError(ptr, problem)
     if any(t.raw == "*" and t.is_static for t in templates):
         return (lambda value, request: True), ()
-    return _regex_test(templates, arn_glob_source), _all_variables(templates)
+    return _glob_test(templates, arn=True), _all_variables(templates)
 
 
-def _regex_test(templates: list[Template], source: Callable[[list[tuple[str, bool]]], str]) -> Test:
-    """Compile static patterns into one regex; build variable-bearing ones per request."""
-    static = [source(t.glob_pieces()) for t in templates if t.is_static]
-    regex = re.compile("|".join(f"(?:{s})" for s in static), re.DOTALL) if static else None
+def _glob_test(templates: list[Template], *, arn: bool) -> Test:
+    """Compile static patterns into one matcher; match variable-bearing ones per request."""
+    static = compile_globs([t.glob_pieces() for t in templates if t.is_static], arn=arn)
     dynamic = tuple(t for t in templates if not t.is_static)
 
     def test(value: str, request: "AuthzRequest") -> bool:
-        if regex is not None and regex.fullmatch(value):
+        if static is not None and static.matches(value):
             return True
         for template in dynamic:
             pieces = template.glob_pieces(request)
-            if pieces is not None and re.fullmatch(source(pieces), value, re.DOTALL):
+            if pieces is not None and glob_matches(pieces, value, arn=arn):
                 return True
         return False
     return test
@@ -352,7 +352,10 @@ def parse_instant(text: str) -> int | None:
     W3C ``YYYY`` form; a missing timezone means UTC (spec A4 [unconfirmed]).
     """
     if text.isascii() and text.isdigit() and len(text) != 4:
-        return int(text) * 1_000_000
+        try:
+            return int(text) * 1_000_000
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits): not a date
+            return None
     match = _DATE.fullmatch(text)
     if match is None:
         return None

@@ -38,7 +38,10 @@ def describe(value: object) -> str:
         kind = "the number" if isinstance(value, (int, float)) else type(value).__name__
     if isinstance(value, (dict, list)):
         return kind
-    text = json.dumps(value) if isinstance(value, (str, bool, int, float, type(None))) else repr(value)
+    try:
+        text = json.dumps(value) if isinstance(value, (str, bool, int, float, type(None))) else repr(value)
+    except ValueError:  # an int with more digits than Python prints (sys.get_int_max_str_digits)
+        text = "too long to show"
     if len(text) > 80:
         text = text[:77] + "..."
     return f"{kind} {text}" if kind != "null" else "null"

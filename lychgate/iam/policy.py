@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import unquote
 
-from .arn import (ARN_FIELDS, ApiScope, arn_glob_source, arn_pattern_problem, compile_glob, expand_shorthand,
-                  has_wildcard, is_shorthand, parse_arn)
+from .arn import (ARN_FIELDS, ApiScope, GlobSet, arn_pattern_problem, compile_glob, compile_globs, expand_shorthand,
+                  glob_matches, has_wildcard, is_shorthand, parse_arn)
 from .conditions import CompiledCondition, compile_conditions
 from .errors import PolicyError, describe, join_pointer
 from .results import PolicySource, StatementMatch
@@ -53,14 +53,13 @@ class ActionSet:
     any: bool
     exact: frozenset[str]
     prefixes: tuple[str, ...]
-    regex: re.Pattern[str] | None
+    globs: GlobSet | None
 
     def matches(self, action_key: str) -> bool:
         """``action_key`` is the lower-cased request action."""
         if self.any or action_key in self.exact or action_key.startswith(self.prefixes):
             return True
-        regex = self.regex
-        return regex is not None and regex.fullmatch(action_key) is not None
+        return self.globs is not None and self.globs.matches(action_key)
 
     def first_match(self, action_key: str) -> str | None:
         """The first written pattern matching ``action_key`` (explanations)."""
@@ -76,14 +75,14 @@ class ResourceSet:
     any: bool
     exact: frozenset[str]
     prefixes: tuple[str, ...]
-    regex: re.Pattern[str] | None
+    globs: GlobSet | None
     dynamic: tuple[Template, ...]
     templates: tuple[Template, ...] = field(default=())
     unresolved_matches: bool = False
     slow: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slow", self.regex is not None or bool(self.dynamic))
+        object.__setattr__(self, "slow", self.globs is not None or bool(self.dynamic))
 
     def matches(self, resource: str, request: "AuthzRequest") -> bool:
         if self.any or resource in self.exact or resource.startswith(self.prefixes):
@@ -91,9 +90,8 @@ class ResourceSet:
         return self.pattern_match(resource, request)
 
     def pattern_match(self, resource: str, request: "AuthzRequest") -> bool:
-        """The regex and variable-bearing patterns (the part not decided by set/prefix tests)."""
-        regex = self.regex
-        if regex is not None and regex.fullmatch(resource) is not None:
+        """The wildcard and variable-bearing patterns (the part not decided by set/prefix tests)."""
+        if self.globs is not None and self.globs.matches(resource):
             return True
         unresolved = self.unresolved_matches
         return bool(self.dynamic) and any(template_matches(t, resource, request, unresolved) for t in self.dynamic)
@@ -116,7 +114,7 @@ def template_matches(template: Template, resource: str, request: "AuthzRequest |
     pieces = template.glob_pieces(request)
     if pieces is None:
         return unresolved
-    return re.fullmatch(arn_glob_source(pieces), resource, re.DOTALL) is not None
+    return glob_matches(pieces, resource, arn=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +188,7 @@ class CompiledStatement:
         """
         actions, key = self.actions, request.action_key
         if (actions.any or key in actions.exact or key.startswith(actions.prefixes)
-                or actions.regex is not None and actions.regex.fullmatch(key) is not None) is self.not_action:
+                or actions.globs is not None and actions.globs.matches(key)) is self.not_action:
             return self.action_miss
         resources, arn = self.resources, request.resource
         if (resources.any or arn in resources.exact or arn.startswith(resources.prefixes)
@@ -324,9 +322,13 @@ def parse_document(text: str) -> Any:
         stripped = unquote(stripped)
     try:
         doc = json.loads(stripped, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
+        _reject_duplicates(doc, "")
+    except PolicyError:
+        raise
     except ValueError as exc:
         raise PolicyError("", f"expected a JSON policy document, found invalid JSON: {exc}") from None
-    _reject_duplicates(doc, "")
+    except RecursionError:  # a policy is a few levels deep; hostile nesting must not crash the loader
+        raise PolicyError("", "expected a JSON policy document, found JSON nested too deeply") from None
     return doc
 
 
@@ -488,8 +490,7 @@ def compile_actions(raw: Any, pointer: str) -> ActionSet:
     exact = frozenset(t for t in lowered if not has_wildcard(t))
     prefixes = tuple(t[:-1] for t in lowered if _is_prefix_glob(t))
     globs = [t for t in lowered if has_wildcard(t) and not _is_prefix_glob(t)]
-    regex = re.compile("|".join(f"(?:{compile_glob(g).pattern})" for g in globs), re.DOTALL) if globs else None
-    return ActionSet(texts, "*" in texts, exact, prefixes, regex)
+    return ActionSet(texts, "*" in texts, exact, prefixes, compile_globs([[(g, True)] for g in globs], arn=False))
 
 
 def _is_prefix_glob(text: str, min_colons: int = 1) -> bool:
@@ -511,10 +512,10 @@ def compile_resources(raw: Any, pointer: str, *, substitute: bool, scope: ApiSco
     static = [t for t in templates if t.is_static and t.raw != "*"]
     exact = frozenset(t.literal() for t in static if not _active_wildcards(t))
     prefixes = tuple(t.raw[:-1] for t in static if _is_plain_prefix(t))
-    globs = [arn_glob_source(t.glob_pieces()) for t in static if _active_wildcards(t) and not _is_plain_prefix(t)]
-    regex = re.compile("|".join(f"(?:{g})" for g in globs), re.DOTALL) if globs else None
+    globs = compile_globs([t.glob_pieces() for t in static if _active_wildcards(t) and not _is_plain_prefix(t)],
+                          arn=True)
     dynamic = tuple(t for t in templates if not t.is_static)
-    return ResourceSet(tuple(patterns), "*" in patterns, exact, prefixes, regex, dynamic, tuple(templates),
+    return ResourceSet(tuple(patterns), "*" in patterns, exact, prefixes, globs, dynamic, tuple(templates),
                        unresolved_matches=negated)
 
 

@@ -148,6 +148,8 @@ class KeySet:
                 by_kid.setdefault(kid, key)
             except (ValueError, TypeError, JoseError) as error:
                 skipped.append(f"keys[{index}]: {error}")
+            except Exception as error:  # noqa: BLE001 - joserfc raises e.g. KeyError for an unknown EC curve
+                skipped.append(f"keys[{index}]: cannot import ({type(error).__name__}: {error})")
         return cls(by_kid, source, tuple(skipped))
 
     def get(self, kid: str | None):
@@ -172,9 +174,9 @@ def _import_jwk(entry: Any) -> tuple[str, Any]:
     if not isinstance(kid, str) or not kid:
         raise ValueError("no kid")
     if kty not in _KEY_CLASSES:
-        raise ValueError(f"kid {kid!r}: kty {kty!r} is not a signature key type we accept")
+        raise ValueError(f"kid {kid!r}: kty {_shown(kty)} is not a signature key type we accept")
     if use not in (None, "sig"):
-        raise ValueError(f"kid {kid!r}: use {use!r} is not \"sig\"")
+        raise ValueError(f"kid {kid!r}: use {_shown(use)} is not \"sig\"")
     return kid, _KEY_CLASSES[kty].import_key(entry)
 
 
@@ -344,10 +346,10 @@ def _check_signature(parsed: ParsedToken, keys: KeySet, allowed: Sequence[str]) 
     alg, kid = parsed.header.get("alg"), parsed.kid
     if alg not in allowed:
         raise TokenRejected("algorithm",
-                            f"alg {alg!r} is not accepted here (accepted: {', '.join(allowed)})")
+                            f"alg {_shown(alg)} is not accepted here (accepted: {', '.join(allowed)})")
     if "crit" in parsed.header:
         raise TokenRejected("malformed",
-                            f"token header has crit {parsed.header['crit']!r}; we implement no extensions")
+                            f"token header has crit {_shown(parsed.header['crit'])}; we implement no extensions")
     if not isinstance(kid, str):
         raise TokenRejected("kid", "token header has no kid")
     key = keys.get(kid)
@@ -370,7 +372,7 @@ def _check_signature(parsed: ParsedToken, keys: KeySet, allowed: Sequence[str]) 
 def _check_issuer(claims: Mapping[str, Any], issuers: Sequence[str]) -> str:
     iss = claims.get("iss")
     if iss not in issuers:
-        raise TokenRejected("issuer", f"iss {iss!r} is not the configured issuer {_listing(issuers)}")
+        raise TokenRejected("issuer", f"iss {_shown(iss)} is not the configured issuer {_listing(issuers)}")
     return iss
 
 
@@ -379,7 +381,7 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TokenRejected("claims", f"{name} {value!r} is not a NumericDate")
+        raise TokenRejected("claims", f"{name} {_shown(value)} is not a NumericDate")
     return value
 
 
@@ -407,7 +409,7 @@ def _check_token_use(claims: Mapping[str, Any], scopes: Sequence[str] | None) ->
     use = claims.get("token_use")
     if use != expected:
         having = "with" if scopes else "without"
-        raise TokenRejected("token_use", f"token_use {use!r}: a method {having} authorizationScopes "
+        raise TokenRejected("token_use", f"token_use {_shown(use)}: a method {having} authorizationScopes "
                                          f"needs token_use '{expected}'")
     return use
 
@@ -419,13 +421,13 @@ def _check_cognito_client(claims: Mapping[str, Any], config: CognitoConfig, use:
         value = claims.get(name)
         if not _values(value) & set(config.client_ids):
             raise TokenRejected("audience",
-                                f"{name} {value!r} not in configured app client ids {list(config.client_ids)}")
+                                f"{name} {_shown(value)} not in configured app client ids {list(config.client_ids)}")
     pattern = config.identity_validation_expression
     if pattern is not None:
         aud = claims.get("aud")
         if not any(re.fullmatch(pattern, v) for v in _values(aud)):
             raise TokenRejected("audience",
-                                f"aud {aud!r} does not match identityValidationExpression {pattern!r}")
+                                f"aud {_shown(aud)} does not match identityValidationExpression {pattern!r}")
 
 
 def _check_jwt_audience(claims: Mapping[str, Any], audience: Sequence[str]) -> None:
@@ -434,7 +436,7 @@ def _check_jwt_audience(claims: Mapping[str, Any], audience: Sequence[str]) -> N
     if not found & set(audience):
         shown = claims.get("aud", claims.get("client_id"))
         raise TokenRejected("audience",
-                            f"aud/client_id {shown!r} not in configured audiences {list(audience)}")
+                            f"aud/client_id {_shown(shown)} not in configured audiences {list(audience)}")
 
 
 def token_scopes(claims: Mapping[str, Any], names: Iterable[str] = ("scope",)) -> tuple[str, ...]:
@@ -461,6 +463,16 @@ def _values(value: Any) -> set[str]:
     if isinstance(value, list):
         return {v for v in value if isinstance(v, str)}
     return set()
+
+
+def _shown(value: Any) -> str:
+    """``repr`` of a value from a token or JWKS, for a reason text. Bounded: a hostile value may
+    nest deeper than ``repr`` can recurse (RecursionError) or be an int too long to print."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        return f"<a {type(value).__name__} too deep or too long to show>"
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _listing(items: Sequence[str]) -> str:
@@ -610,7 +622,7 @@ def _sub(claims: Mapping[str, Any]) -> str | None:
 
 def _allow_reason(claims: Mapping[str, Any], kid: str, use: str | None) -> str:
     what = f"{use} token" if use else "token"
-    return (f"{what} for sub {claims.get('sub')!r} verified with kid {kid!r}, "
+    return (f"{what} for sub {_shown(claims.get('sub'))} verified with kid {kid!r}, "
             f"valid until {iso_time(claims['exp'])}")
 
 

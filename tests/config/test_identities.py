@@ -113,3 +113,28 @@ def test_unknown_key_owner(tmp_path):
     _, problems = load(tmp_path, dump(), access_keys=[{"id": "AKIAX00000000000001", "secret": "s", "user": "nobody"},
                                                       {"id": "ASIAX00000000000001", "secret": "s", "role": "nope"}])
     assert [p.pointer for p in problems] == ["/identities/access_keys/0/user", "/identities/access_keys/1/role"]
+
+
+# Found by fuzzing (fuzz/config.py, issue #8): elements of the wrong type used to crash the loader
+# (TypeError, AttributeError, IndexError, ValueError) instead of being problems at their pointer.
+@pytest.mark.parametrize("mutate,pointer,fragment", [
+    (lambda d: d.update(UserDetailList={"bob": {}}), "/UserDetailList", "expected a list of objects"),
+    (lambda d: d["UserDetailList"].append("carol"), "/UserDetailList/1", "expected an object"),
+    (lambda d: d["UserDetailList"][0].update(Arn="bob"), "/UserDetailList/0/Arn", "expected an ARN"),
+    (lambda d: d["UserDetailList"][0].update(GroupList="admins"), "/UserDetailList/0/GroupList", "a list of group names"),
+    (lambda d: d["UserDetailList"][0]["GroupList"].append(["admins"]), "/UserDetailList/0/GroupList/1", "['admins']"),
+    (lambda d: d["UserDetailList"][0].update(PermissionsBoundary="Boundary"), "/UserDetailList/0/PermissionsBoundary",
+     "expected an object"),
+    (lambda d: d["UserDetailList"][0]["Tags"].append({"Key": ["k"], "Value": "v"}), "/UserDetailList/0/Tags/1/Key",
+     "expected a string"),
+    (lambda d: d["UserDetailList"][0]["UserPolicyList"][0].update(PolicyDocument="not json"),
+     "/UserDetailList/0/UserPolicyList/0/PolicyDocument", "invalid JSON"),
+    (lambda d: d["GroupDetailList"][0].update(GroupName=["admins"]), "/GroupDetailList/0/GroupName", "a string"),
+    (lambda d: d["GroupDetailList"][0]["AttachedManagedPolicies"][0].update(PolicyArn=["x"]),
+     "/GroupDetailList/0/AttachedManagedPolicies/0/PolicyArn", "a string"),
+    (lambda d: d["RoleDetailList"][0].update(RoleName=None), "/RoleDetailList/0/RoleName", "a string"),
+    (lambda d: d["Policies"][0].update(PolicyVersionList=[7]), "/Policies/0/PolicyVersionList/0", "an object"),
+    (lambda d: d["Policies"][0].update(Arn={"a": 1}), "/Policies/0/Arn", "a string"),
+])
+def test_mistyped_dumps_name_the_pointer(tmp_path, mutate, pointer, fragment):
+    test_broken_dumps_name_the_pointer(tmp_path, mutate, pointer, fragment)

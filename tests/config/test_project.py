@@ -1,5 +1,6 @@
 """Loading projects: the accepted shapes, and a corpus of broken ones whose errors name file + pointer."""
 
+import json
 import subprocess
 import sys
 
@@ -162,3 +163,58 @@ def test_iam_without_identities_is_reported(tmp_path):
     messages = {w.pointer: w.message for w in project.warnings}
     assert "/paths/~1a/get/security" not in messages  # API keys are enforced
     assert "declares no identities" in messages["/paths/~1b/get"]
+
+
+# Found by fuzzing (fuzz/config.py, issue #8): documents that used to crash the loader with
+# ValueError, RecursionError, AttributeError, TypeError or OverflowError instead of a ConfigError.
+JWT_SCHEME = {"components": {"securitySchemes": {"jwt": {
+    "type": "oauth2", "x-amazon-apigateway-authorizer": {"type": "jwt", "identitySource": "$request.header.A"}}}}}
+HOSTILE = [
+    ("huge-integer", None, "openapi: 3.0.1\nx: " + "9" * 5000, "openapi.yaml", "", "unreadable value"),
+    ("deep-nesting", None, "openapi: 3.0.1\nx: " + "[" * 600 + "]" * 600, "openapi.yaml", "", "nested too deeply"),
+    ("info-not-a-map", None, {**openapi({"/pets": {"get": proxy_op("pets")}}), "info": "pets"}, "openapi.yaml",
+     "/info", "expected a mapping"),
+    ("endpoint-config-not-a-map", None, openapi({"/pets": {"get": proxy_op("pets")}}, **{
+        "x-amazon-apigateway-endpoint-configuration": [1]}), "openapi.yaml",
+     "/x-amazon-apigateway-endpoint-configuration", "expected a mapping"),
+    ("binary-types-not-a-list", None, openapi({"/pets": {"get": proxy_op("pets")}}, **{
+        "x-amazon-apigateway-binary-media-types": "image/png"}), "openapi.yaml",
+     "/x-amazon-apigateway-binary-media-types", "a list of strings"),
+    ("scopes-not-a-list", None, openapi({"/pets": {"get": {**proxy_op("pets"), "security": [{"jwt": 5}]}}},
+                                        **JWT_SCHEME), "openapi.yaml", "/paths/~1pets/get/security/0/jwt",
+     "a list of strings"),
+    ("pattern-not-a-string", None, openapi({"/p": {"get": {"x-amazon-apigateway-integration": {
+        "type": "mock", "responses": {1: {"statusCode": "200"}}}}}}), "openapi.yaml",
+     "/paths/~1p/get/x-amazon-apigateway-integration/responses/1", "a selection pattern"),
+    ("infinite-status", None, openapi({"/pets": {"get": proxy_op("pets")}}, **{
+        "x-amazon-apigateway-gateway-responses": {"DEFAULT_4XX": {"statusCode": float("inf")}}}),
+     "openapi.yaml", "/x-amazon-apigateway-gateway-responses/DEFAULT_4XX/statusCode", "HTTP status code"),
+    ("map-with-number-key", None, openapi({"/pets": {"get": proxy_op("pets", requestParameters={1: "x"})}}),
+     "openapi.yaml", "/paths/~1pets/get/x-amazon-apigateway-integration/requestParameters", "strings to strings"),
+    # The router keeps one variable name per position: the second sibling's parameter would be renamed.
+    ("sibling-variables", None, openapi({"/pets/{id}": {"get": proxy_op("pets")},
+                                         "/pets/{petId}": {"put": proxy_op("pets")}}),
+     "openapi.yaml", "/paths/~1pets~1{petId}", "a sibling ({id}) of this resource already has a variable"),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_hostile_projects_name_file_and_pointer(tmp_path, case):
+    test_broken_projects_name_file_and_pointer(tmp_path, case)
+
+
+def test_keys_of_any_type_are_ignored_or_warned(tmp_path):
+    doc = {**openapi({"/pets": {1: "x", "get": {**proxy_op("pets"), 2: "y"}}}, components=[1]), None: 3, 4: 5}
+    write_project(tmp_path, doc, config={"apis": [{"id": "a", "openapi": "openapi.yaml"}],
+                                         "functions": {"pets": "h.py:handler"}}, files={"h.py": HANDLER})
+    project = load_project(tmp_path)
+    assert [m.route_key for m in project.apis[0].methods] == ["GET /pets"]
+    assert any(w.pointer == "/paths/~1pets/1" and "unknown path item key 1" in w.message for w in project.warnings)
+
+
+def test_json_document_with_an_escaped_lone_surrogate_loads(tmp_path):
+    write_project(tmp_path, {}, config={"apis": [{"id": "a", "openapi": "openapi.json"}],
+                                        "functions": {"pets": "h.py:handler"}}, files={"h.py": HANDLER})
+    (tmp_path / "openapi.json").write_text('{"openapi": "3.0.1", "paths": {"/p\\udc80": {"get": '
+                                           + json.dumps(proxy_op("pets")) + "}}}")
+    assert load_project(tmp_path).apis[0].methods[0].resource_path == "/p\udc80"

@@ -233,3 +233,28 @@ def test_accepted_documents() -> None:
     compile_policy(doc(rp(Principal={"AWS": ["AIDAALICEEXAMPLE0001", "arn:aws:sts::111122223333:federated-user/f"],
                                      "Federated": "arn:aws:iam::111122223333:saml-provider/X"})),
                    PolicySource("rp", kind="resource"))
+
+
+# Found by fuzzing (fuzz/iam.py, issue #8): hostile documents used to escape as RecursionError,
+# ValueError or TypeError instead of PolicyError. Mappings come from YAML (lychgate.yaml, OpenAPI),
+# whose keys may be numbers or null and whose integers may be arbitrarily long.
+HUGE = 10 ** 5000  # more digits than int/str conversion allows (sys.get_int_max_str_digits)
+
+
+HOSTILE = [
+    ("deep-json", '{"Statement": ' + "[" * 100_000 + "]" * 100_000 + "}", "", "nested too deeply"),
+    ("number-operator", cond({1: {"a:b": "x"}}), "/Statement/1/Condition/1", "unknown condition operator 1"),
+    ("null-operator", cond({None: {"a:b": "x"}}), "/Statement/1/Condition/None", "unknown condition operator None"),
+    ("huge-value", cond({"NumericEquals": {"a:b": HUGE}}), "/Statement/1/Condition/NumericEquals/a:b", "too long"),
+    ("huge-block", cond({"StringEquals": HUGE}), "/Statement/1/Condition/StringEquals", "too long to show"),
+    ("huge-version", {"Version": HUGE, "Statement": OK}, "/Version", "too long to show"),
+    ("huge-effect", doc(stmt(Effect=HUGE)), "/Statement/0/Effect", "too long to show"),
+]
+
+
+@pytest.mark.parametrize(("document", "pointer", "fragment"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
+def test_hostile_documents_raise_policy_error(document: object, pointer: str, fragment: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        compile_policy(document, PolicySource("p"))
+    assert info.value.pointer == pointer
+    assert fragment in info.value.message

@@ -375,3 +375,40 @@ def test_jwt_missing_token(keys, jwt_config):
 def test_jwt_empty_audience_allows_nothing(idp, keys):
     config = JwtConfig(issuer=POOL_ISSUER, audience=())
     assert verify_jwt(idp.mint("s", now=NOW), keys, config, now=NOW).code == "audience"
+
+
+# Found by fuzzing (fuzz/tokens.py, issue #8). A hostile token or JWKS must be refused or skipped,
+# never crash verification: reasons used to repr() values nested deeper than repr can recurse.
+DEEP = "[" * 990 + "]" * 990  # orjson parses up to 1024 levels; repr() recursed out near 1000
+
+
+def b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def unsigned(header: str, claims: str) -> str:
+    return f"{b64url(header)}.{b64url(claims)}.{b64url('signature')}"
+
+
+@pytest.mark.parametrize(("header", "claims", "code"), [
+    ('{"alg": "RS256", "kid": "k"}', '{"iss": ' + DEEP + '}', "issuer"),
+    ('{"alg": ' + DEEP + ', "kid": "k"}', '{"iss": "' + POOL_ISSUER + '"}', "algorithm"),
+    ('{"alg": "RS256", "kid": "k", "crit": ' + DEEP + '}', '{"iss": "' + POOL_ISSUER + '"}', "malformed"),
+], ids=["iss", "alg", "crit"])
+def test_deeply_nested_token_values_are_refused(header: str, claims: str, code: str) -> None:
+    token = unsigned(header, claims)
+    result = verify_cognito(token, KeySet(), CognitoConfig(provider_arns=(POOL_ARN,)), now=NOW)
+    assert_rest_unauthorized(result, code)
+    assert "too deep or too long" in result.reason
+    result = verify_jwt(token, KeySet(), JwtConfig(issuer=POOL_ISSUER, audience=("a",)), now=NOW)
+    assert result.outcome == "deny" and result.status == 401
+
+
+def test_bad_jwks_entries_are_skipped(keys) -> None:
+    good = next(iter(keys.by_kid.values())).as_dict(private=False) | {"kid": "good"}
+    document = ('{"keys": [{"kid": "deep", "kty": "RSA", "use": ' + DEEP + '}, '
+                '{"kid": "curve", "kty": "EC", "crv": "RSA", "x": "AA", "y": "AA"}, ' + json.dumps(good) + ']}')
+    parsed = KeySet.from_jwks(document)
+    assert parsed.kids == ("good",)
+    assert parsed.skipped[0].startswith("keys[0]: kid 'deep': use <a list too deep or too long to show>")
+    assert parsed.skipped[1].startswith("keys[1]: cannot import (KeyError")
