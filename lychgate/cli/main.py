@@ -123,8 +123,10 @@ def template_options(command):
               help="Write API Gateway-style execution-log lines for every request (stderr).")
 @click.option("--explain", "explain_header", is_flag=True,
               help="Dev switch: add an x-lychgate-explain header with the cause to every refused request.")
+@click.option("--watch", is_flag=True,
+              help="Reload when a file of the project's folder changes (validated first, as on SIGHUP).")
 def serve(path: str, parameter_overrides, env_vars, host: str, port: int, workers: int, no_access_log: bool,
-          execution_log: bool, explain_header: bool) -> None:
+          execution_log: bool, explain_header: bool, watch: bool) -> None:
     """Serve the project at PATH: a folder with lychgate.yaml or a SAM/CloudFormation template, or the file."""
     from lychgate.server.admin import new_token
     from lychgate.server.run import (ServeOptions, bind, enforcement, flush_ready, needs_shared_state,
@@ -151,7 +153,8 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
         click.echo(line)
     options = ServeOptions(workers=workers, access_log=not no_access_log, explain_header=explain_header,
                            execution_log=execution_log, admin_token=new_token(),
-                           reload=lambda: _reload_project(path, parameter_overrides, env_vars))
+                           reload=lambda: _reload_project(path, parameter_overrides, env_vars),
+                           watch=project.file.parent if watch else None)
     click.echo("lychgate: why was a request refused? `lychgate explain REQUEST_ID` (x-amzn-RequestId / apigw-requestid)")
     status = run_server(project, sock, options,
                         on_ready=lambda: flush_ready(f"lychgate: serving on http://{host}:{port}"))

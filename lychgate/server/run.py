@@ -16,7 +16,8 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Awaitable, Callable
 
 import uvloop
 
@@ -49,6 +50,7 @@ class ServeOptions:
     execution_log: bool = False
     admin_token: str = ""
     reload: Callable[[], Project] | None = None  # loads the project again (raises ConfigError) for SIGHUP
+    watch: Path | None = None  # reload, as on SIGHUP, when a file under this folder changes
 
 
 def serve(project: Project, sock: socket.socket, options: ServeOptions, on_ready=None) -> int:
@@ -90,6 +92,8 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
         loop.add_signal_handler(sig, stop.set)
     if options.reload is not None:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(state, admin, options)))
+    watcher = loop.create_task(_watch(options.watch, lambda: _reload(state, admin, options))) \
+        if options.watch is not None and options.reload is not None else None
     # Everything loaded at start-up lives as long as the server: keep it out of the collector's
     # way, and collect the young generation less often (shorter pauses, fewer of them).
     gc.collect()
@@ -111,6 +115,8 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     sweeper.cancel()
     if refresher is not None:
         refresher.cancel()
+    if watcher is not None:
+        watcher.cancel()
     gateway = state.gateway
     await gateway.store.close()
     if gateway.local_idp is not None:
@@ -141,6 +147,49 @@ async def _reload(state: ConnectionState, admin: AdminServer, options: ServeOpti
     await asyncio.sleep(GRACE_SECONDS)
     await old.store.close()
     old.close()
+
+
+WATCH_EVERY_S = 1.0
+WATCH_IGNORED = frozenset({".lychgate", "__pycache__", ".git", ".aws-sam", "node_modules"})
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """(mtime, size) of every file under ``folder`` but state, caches and VCS folders."""
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in WATCH_IGNORED]
+        for name in files:
+            if name.endswith((".db", ".db-journal", ".db-wal", ".log")):
+                continue  # state and logs the gateway itself writes
+            path = os.path.join(root, name)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            found[path] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+_reloads: set[asyncio.Task] = set()  # reloads in progress, kept referenced until done
+
+
+async def _watch(folder: Path, reload: Callable[[], Awaitable[None]]) -> None:
+    """``serve --watch``: poll the project folder once a second; a change (after it has stayed put
+    for one more poll, so half-written files are not loaded) reloads as SIGHUP does."""
+    loop = asyncio.get_running_loop()
+    seen = await loop.run_in_executor(None, _snapshot, folder)
+    pending = None
+    while True:
+        await asyncio.sleep(WATCH_EVERY_S)
+        now = await loop.run_in_executor(None, _snapshot, folder)
+        if now != seen and now == pending:
+            LOG.info("files changed under %s: reloading", folder)
+            seen = now
+            # In the background: closing the old gateway waits out its grace period meanwhile.
+            task = loop.create_task(reload())
+            _reloads.add(task)
+            task.add_done_callback(_reloads.discard)
+        pending = now if now != seen else None
 
 
 async def _refresh_keys(state: ConnectionState, every_s: float = 2.0) -> None:

@@ -49,3 +49,23 @@ def test_reload_under_load(serve, tmp_path):
     assert len(statuses) > 50 and set(statuses) == {200}
     _, _, err = server.stop()
     assert "reload rejected, still serving the previous configuration" in err and "invalid YAML" in err
+
+
+def test_watch_reloads_on_file_change(serve, tmp_path):
+    project = write_project(tmp_path, openapi({"/a": {"get": proxy_op("fn")}}),
+                            config={"apis": [{"id": "r", "openapi": "openapi.yaml",
+                                              "stages": {"prod": {"access_log": False}}}],
+                                    "functions": {"fn": "h.py:handler"}}, files={"h.py": HANDLER})
+    server = serve(project, "--watch")
+    assert requests.get(f"{server.url}/prod/b").status_code == 403
+    (tmp_path / "openapi.yaml").write_text(yaml.safe_dump(openapi({"/a": {"get": proxy_op("fn")},
+                                                                  "/b": {"get": proxy_op("fn")}})))
+    deadline = time.monotonic() + 10
+    while requests.get(f"{server.url}/prod/b").status_code != 200:
+        assert time.monotonic() < deadline, "the change was never picked up"
+        time.sleep(0.2)
+    (tmp_path / "openapi.yaml").write_text("paths: [broken")
+    time.sleep(3.5)  # two polls to see the change settle, then the (refused) reload
+    assert requests.get(f"{server.url}/prod/b").text == "/b"
+    _, _, err = server.stop()
+    assert "files changed under" in err and "reload rejected, still serving the previous configuration" in err
