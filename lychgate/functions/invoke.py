@@ -104,12 +104,15 @@ class WorkerPool:
             if item is None:
                 return
             loop, future, fn, args = item
-            if not future.cancelled():
-                _resolve(loop, future, *_call(fn, args))
-            del item, loop, future, fn, args  # hold no event or result while idle
+            outcome = _call(fn, args) if not future.cancelled() else None
+            if not self._closed:
+                # Idle before the caller hears back, so a call it makes next finds this worker.
+                self._idle.release()
+            if outcome is not None:
+                _resolve(loop, future, *outcome)
+            del item, loop, future, fn, args, outcome  # hold no event or result while idle
             if self._closed:
                 return
-            self._idle.release()
 
     def close(self) -> None:
         """Idle workers end now, busy ones after their current call; nothing is waited for."""
