@@ -34,6 +34,7 @@ from pathlib import Path
 import uvloop
 import yaml
 
+from harness.auth import SCHEMES
 from harness.measure import LOADGEN_CPU, SUT_CPU, ScenarioError, problem_lines, wait_ready
 from harness.procs import TICK, ProcessGroup, cpu_snapshot, cpu_used, free_port
 from harness.report import machine
@@ -89,14 +90,7 @@ def soak_project(work: Path, backend_port: int, key_rate: float) -> Path:
     """Routes /none, /iam, /token and /key (each ``/{proxy+}`` to the backend) with their security."""
     project = work / "soak-project"
     project.mkdir(parents=True, exist_ok=True)
-    schemes = {
-        "sigv4": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"},
-        "tok": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authorizer": {
-            "type": "token", "identitySource": "method.request.header.Authorization", "authorizerResultTtlInSeconds": 300,
-            "authorizerUri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
-                             "arn:aws:lambda:us-east-1:123456789012:function:authz/invocations"}},
-        "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
-    }
+    schemes = {"sigv4": SCHEMES["iam"], "tok": SCHEMES["token"], "api_key": SCHEMES["apikey"]}
     paths = {"/none/{proxy+}": _proxy_route(None), "/iam/{proxy+}": _proxy_route("sigv4"),
              "/token/{proxy+}": _proxy_route("tok"), "/key/{proxy+}": _proxy_route("api_key")}
     document = {"openapi": "3.0.1", "info": {"title": API, "version": "1"}, "paths": paths,

@@ -138,39 +138,28 @@ class UpstreamPool:
         """Send one request (``head`` is the request line and headers) and read the response;
         asyncio.TimeoutError after ``timeout`` seconds (a timer, not ``wait_for``: no extra task).
         ``head_only``: the request is a HEAD, whose response has no body."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         conn = self._take(origin)
+        reused = conn is not None
         if conn is None:
             conn = await self._connect_before(origin, deadline)
-            return await self._exchange(origin, conn, head, body, head_only, deadline)
-        waiter = conn.send(head, head_only, body)
-        timer = loop.call_at(deadline, _expire, waiter)
-        try:
-            response = await waiter
-        except UpstreamError:
-            conn.transport.close()
-            if conn.received_any:
-                raise
-            # An idle connection the backend had closed: retry once on a fresh one.
-            conn = await self._connect_before(origin, deadline)
-            return await self._exchange(origin, conn, head, body, head_only, deadline)
-        except BaseException:  # timeout or cancellation: the connection's state is unknown
-            conn.transport.close()
-            raise
-        finally:
-            timer.cancel()
-        self._release(origin, conn)
-        return response
+        return await self._exchange(origin, conn, head, body, head_only, deadline, retry=reused)
 
     async def _exchange(self, origin, conn: _Connection, head: bytes, body: bytes, head_only: bool,
-                        deadline: float) -> UpstreamResponse:
-        """One request on a fresh connection (no retry)."""
+                        deadline: float, retry: bool) -> UpstreamResponse:
+        """One request on ``conn``; ``retry``: once more on a fresh connection if it was an idle
+        one the backend had closed (nothing received)."""
         waiter = conn.send(head, head_only, body)
         timer = conn.loop.call_at(deadline, _expire, waiter)
         try:
             response = await waiter
-        except BaseException:
+        except UpstreamError:
+            conn.transport.close()
+            if not retry or conn.received_any:
+                raise
+            fresh = await self._connect_before(origin, deadline)
+            return await self._exchange(origin, fresh, head, body, head_only, deadline, retry=False)
+        except BaseException:  # timeout or cancellation: the connection's state is unknown
             conn.transport.close()
             raise
         finally:

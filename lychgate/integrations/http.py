@@ -66,8 +66,11 @@ class HttpIntegration:
                                 if t.startswith("integration.request.querystring.")]
         self._header_mappings = [(t[27:], src) for t, src in params.items()
                                  if t.startswith("integration.request.header.")]
-        # A path placeholder mapped straight from a path parameter needs no lookup.
-        self._path_sources = {t[25:]: src for t, src in params.items() if t.startswith("integration.request.path.")}
+        # Placeholders mapped from anything but the path parameter of the same name (which is
+        # also what an unmapped placeholder takes, without a lookup).
+        self._path_sources = {name: src for name, src in ((t[25:], s) for t, s in params.items()
+                                                          if t.startswith("integration.request.path."))
+                              if src != f"method.request.path.{name}"}
 
     async def invoke(self, req: IntegrationRequest) -> Response:
         target = self._targets.get(req.stage) or self._target_for(req)
@@ -110,10 +113,7 @@ class HttpIntegration:
 
     def _path_value(self, name: str, req: IntegrationRequest) -> str:
         source = self._path_sources.get(name)
-        if source is None or source == f"method.request.path.{name}":
-            value = req.path_parameters.get(name)
-        else:
-            value = parameter_value(source, req.lookup)
+        value = req.path_parameters.get(name) if source is None else parameter_value(source, req.lookup)
         if not value:
             return ""
         return value if _SAFE_PATH(value) else quote(value, safe="/")

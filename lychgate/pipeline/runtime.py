@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lychgate.access_log import AccessLogWriter
 from lychgate.authorizers import lambda_, token
@@ -33,6 +34,9 @@ from lychgate.usage import keys as usage_keys
 from lychgate.usage.keys import KeyRegistry
 from lychgate.usage.throttle import Limiter
 
+if TYPE_CHECKING:
+    from lychgate.pipeline.chain import Plan
+
 EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9-]+)\.execute-api\.(?:(?P<region>[a-z0-9-]+)\.amazonaws\.com|localhost)$")
 
 
@@ -44,7 +48,7 @@ class ApiRuntime:
     access_logs: dict[str, AccessLogWriter | None] = field(default_factory=dict)  # stage -> writer
     token_authorizers: dict[str, token.TokenAuthorizerSpec] = field(default_factory=dict)  # scheme name ->
     lambda_authorizers: dict[str, lambda_.AuthorizerConfig] = field(default_factory=dict)  # scheme name ->
-    plans: dict[tuple, object] = field(default_factory=dict)  # (pipeline, stage, method) -> its chain.Plan
+    plans: dict[tuple, Plan] = field(default_factory=dict)  # (pipeline, stage name, method) -> its plan
     rest: bool = field(init=False)  # a REST API (else an HTTP API)
 
     def __post_init__(self) -> None:
