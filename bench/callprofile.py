@@ -6,7 +6,7 @@ started under ``cProfile``, drives it with wrk for ``--duration`` seconds, stops
 request with their calls per request and own time per request. cProfile slows every call down,
 so read the times as proportions; the call counts are exact. Like ``run.py`` it installs nothing.
 
-    python bench/profile.py c [--duration 5] [--top 40] [--output FILE.prof]
+    python bench/callprofile.py c [--duration 5] [--top 40] [--output FILE.prof]
 """
 
 from __future__ import annotations
