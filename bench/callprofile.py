@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from harness import wrk
-from harness.measure import LOADGEN_CPU, SUT_CPU, _start_backend, wait_ready
+from harness.measure import LOADGEN_CPU, SUT_CPU, start_backend, wait_ready
 from harness.procs import ProcessGroup, free_port
 from harness.scenarios import SCENARIOS
 
@@ -28,8 +28,7 @@ def profile(key: str, duration: int, prof_path: Path, work: Path) -> int:
     scenario = SCENARIOS[key]
     group = ProcessGroup(work)
     with group:
-        roots: dict[str, int] = {}
-        backend_port = _start_backend(group, roots) if scenario.needs_backend else None
+        backend_port = start_backend(group, "backend").port if scenario.needs_backend else None
         port = free_port()
         command = scenario.command(work, port, backend_port)
         # The command ends in ``… lychgate serve ARGS``, or is a shell that execs it (scenario i).

@@ -1,14 +1,19 @@
 """Benchmark lychgate against a raw backend and nginx on this machine, over 127.0.0.1 only.
 
-For each chosen scenario (a: backend direct, b: nginx proxy, c: lychgate HTTP_PROXY, d: lychgate
-AWS_PROXY to an in-process handler) this starts the processes it needs on free ports, the server
-under test pinned to CPU 0 and the backend and wrk to CPU 1, waits until they answer, warms up
-for 2 s, runs ``wrk -t1 -cC -dDs --latency`` N times while sampling CPU time, stops everything
-it started (also on errors, Ctrl-C and SIGTERM), and prints a markdown table. Raw results go to
-``results.jsonl`` in a new folder under ``/tmp/lychgate-bench``; ``--output FILE`` appends the
-table to FILE. It installs nothing: wrk and nginx must be on PATH (README.md says how).
+The chosen scenarios (a: backend direct, b: nginx proxy, c: lychgate HTTP_PROXY, d: lychgate
+AWS_PROXY to an in-process handler, e–i: (c) with authorization; harness/scenarios.py) each have a
+server under test pinned to CPU 0, on a free port; the backend and wrk run on CPU 1. By default
+(interleaved) every server is started up front with one shared backend, each is checked to
+answer and warmed up for 2 s, then N rounds give each scenario in turn one timed
+``wrk -t1 -cC -dDs --latency`` run, so runs of different scenarios are seconds apart and the
+per-round RPS ratios to (b) and (c) survive a machine whose speed drifts from minute to minute.
+``--sequential`` instead starts, measures N times and stops one scenario after the other. CPU
+time is sampled around every run. Everything started is stopped at the end, also on errors,
+Ctrl-C and SIGTERM, and a markdown table is printed. Raw results go to ``results.jsonl`` in a new
+folder under ``/tmp/lychgate-bench``; ``--output FILE`` appends the table to FILE. It installs
+nothing: wrk and nginx must be on PATH (README.md says how).
 
-    python bench/run.py [--runs 3] [--duration 10] [--connections 32] [--scenarios a,b,c,d]
+    python bench/run.py [--runs 3] [--duration 10] [--connections 32] [--scenarios a,b,c,d] [--sequential]
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 from pathlib import Path
 
 from harness import report
-from harness.measure import LOADGEN_CPU, SUT_CPU, run_scenario
+from harness.measure import LOADGEN_CPU, SUT_CPU, run_interleaved, run_sequential
 from harness.procs import cpu_snapshot, cpu_used
 from harness.scenarios import SCENARIOS
 
@@ -52,7 +57,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=_positive, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=_positive, default=32, help="wrk connections (default 32)")
     parser.add_argument("--scenarios", type=_scenario_keys, default=list(SCENARIOS),
-                        help="comma-separated subset of a,b,c,d (default all)")
+                        help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")
+    parser.add_argument("--sequential", action="store_true",
+                        help="one scenario after the other instead of interleaved rounds")
     parser.add_argument("--output", type=Path, help="append the markdown table to this file")
     return parser.parse_args()
 
@@ -90,21 +97,27 @@ def _progress(record: dict) -> None:
     print(f"  ({record['scenario']}) run {record['run']}: {record['rps']:>9,.0f} rps  "
           f"p50 {record['p50_ms']:.2f} ms  p99 {record['p99_ms']:.2f} ms  SUT {record['sut_cpu_pct']:.0f} % "
           f"{record['sut_cpu_us_per_req']:.1f} µs/req  wrk {record['wrk_cpu_pct']:.0f} %  "
-          f"other {record['other_cpu_pct']:.1f} % {_named(record['other_top'])} errors {errors}", flush=True)
+          f"other {record['other_cpu_pct']:.1f} % {_named(record['other_top'])}"
+          + (f"idle {record['idle_cpu_pct']:.1f} %  " if "idle_cpu_pct" in record else "")
+          + f"errors {errors}", flush=True)
 
 
 def _named(top: dict) -> str:
     return "(" + ", ".join(f"{comm} {pct:.0f} %" for comm, pct in top.items()) + ") " if top else ""
 
 
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
 def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
-    """Run the chosen scenarios in order, writing every record to ``results.jsonl`` at once."""
+    """Run the chosen scenarios, writing every record to ``results.jsonl`` at once."""
     results = out_dir / "results.jsonl"
+    mode = "sequential" if args.sequential else "interleaved"
     meta = {"type": "meta", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "results": str(results),
             "busy_before_pct": round(busy_before(), 1), "machine": report.machine(),
-            "settings": {"runs": args.runs, "duration": args.duration, "connections": args.connections,
-                         "warmup": WARMUP_S, "scenarios": args.scenarios}}
-    summaries = []
+            "settings": {"mode": mode, "runs": args.runs, "duration": args.duration,
+                         "connections": args.connections, "warmup": WARMUP_S, "scenarios": args.scenarios}}
     with open(results, "a") as sink:
         def record(item: dict) -> None:
             sink.write(json.dumps(item) + "\n")
@@ -113,15 +126,9 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
                 _progress(item)
 
         record(meta)
-        for key in args.scenarios:
-            print(SCENARIOS[key].title, flush=True)
-            summary = run_scenario(SCENARIOS[key], runs=args.runs, duration=args.duration,
-                                   connections=args.connections, warmup=WARMUP_S, out_dir=out_dir,
-                                   on_run=record)
-            if summary["error"]:
-                print(f"  FAILED: {summary['error']}", flush=True)
-            record(summary)
-            summaries.append(summary)
+        run = run_sequential if args.sequential else run_interleaved
+        summaries = run([SCENARIOS[key] for key in args.scenarios], runs=args.runs, duration=args.duration,
+                        connections=args.connections, warmup=WARMUP_S, out_dir=out_dir, on_record=record, say=_say)
     return meta, summaries
 
 

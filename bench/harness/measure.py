@@ -1,4 +1,4 @@
-"""Running one scenario: start its processes, check they answer, warm up, measure N wrk runs.
+"""Measuring the scenarios: start their processes, check they answer, warm up, time wrk runs.
 
 The server under test (SUT) is pinned to CPU 0; wrk and the backend share CPU 1. Readiness is a
 real request: the scenario's URL must answer 200 with a JSON body within ``READY_TIMEOUT_S``.
@@ -6,8 +6,15 @@ Around each wrk run the CPU time of every process is sampled, which gives the SU
 µs per request, and "other CPU %": the CPU used by processes the harness did not start, i.e.
 someone else's load, in percent of one CPU, with the largest of them by name. The machine-wide
 form of that check (busy time in ``/proc/stat`` minus the harness's processes) is recorded too.
-After the processes are stopped their logs are scanned for errors. Every run record is handed to
-a callback as it completes.
+
+Two ways to run the chosen scenarios, both built from ``Slot`` (one scenario's folders, server
+and runs): ``run_interleaved`` starts every scenario's server up front (one shared backend),
+warms each up, then runs rounds in which each scenario gets one timed run in turn, so that runs
+of different scenarios are seconds apart and a per-round ratio between two scenarios is immune
+to the machine's speed drifting over minutes; ``run_sequential`` starts, measures and stops one
+scenario after the other. In both, a scenario that fails is reported and the others go on, the
+logs are scanned for errors once the processes are stopped, and every record (``run`` per wrk
+run, ``scenario`` per summary) is handed to a callback as soon as it exists.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ import re
 import statistics
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, NamedTuple
 
 from harness import wrk
 from harness.procs import ProcessGroup, cpu_snapshot, cpu_used, free_port
@@ -29,6 +37,7 @@ SUT_CPU, LOADGEN_CPU = 0, 1
 READY_TIMEOUT_S = 20.0
 PROBLEM = re.compile(r"Traceback|\b(ERROR|CRITICAL|WARNING)\b|Exception|\[(emerg|alert|crit|error)\]")
 MAX_PROBLEM_LINES = 20
+PAIRED_WITH = ("b", "c")  # the references of the per-round ratios (interleaved mode)
 
 
 class ScenarioError(Exception):
@@ -69,11 +78,15 @@ def _tail(log: Path, lines: int = 15) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def measure_run(url: str, roots: dict[str, int], duration: int, connections: int, script: str | None = None) -> dict:
-    """One timed wrk run with the CPU accounting around it; ``roots`` has "sut" and maybe "backend"."""
-    before = cpu_snapshot(roots)
+def measure_run(url: str, roots: dict[str, int], duration: int, connections: int, script: str | None = None,
+                idle: Iterable[int] = ()) -> dict:
+    """One timed wrk run with the CPU accounting around it; ``roots`` has "sut" and maybe "backend".
+    ``idle`` are the roots of the harness's other servers, waiting their turn: their CPU is the
+    harness's (never "other"), and is recorded as ``idle_cpu_pct``."""
+    every = {**roots, **{f"idle {pid}": pid for pid in idle}}
+    before = cpu_snapshot(every)
     text, wrk_cpu = wrk.run(url, duration=duration, connections=connections, cpu=LOADGEN_CPU, script=script)
-    used = cpu_used(before, cpu_snapshot(roots))
+    used = cpu_used(before, cpu_snapshot(every))
     record = wrk.parse(text)
     wall, sut = used["wall"], used["trees"]["sut"]
     record.update(wall_s=round(wall, 3),
@@ -86,6 +99,9 @@ def measure_run(url: str, roots: dict[str, int], duration: int, connections: int
                   machine_other_cpu_pct=round(100 * (used["busy"] - used["ours"]) / wall, 1),
                   interrupts_cpu_pct=round(100 * used["interrupts"] / wall, 1),
                   wrk_report=text)
+    if idle:
+        idle_cpu = sum(cpu for label, cpu in used["trees"].items() if label not in roots)
+        record["idle_cpu_pct"] = round(100 * idle_cpu / wall, 1)
     return record
 
 
@@ -99,68 +115,161 @@ def problem_lines(paths: list[Path]) -> list[str]:
     return found[:MAX_PROBLEM_LINES]
 
 
-def _start_backend(group: ProcessGroup, roots: dict[str, int]) -> int:
-    """Start the backend on CPU 1, add it to ``roots``; returns its port."""
+class Backend(NamedTuple):
+    port: int
+    pid: int
+
+
+def start_backend(group: ProcessGroup, label: str) -> Backend:
+    """Start the backend on CPU 1 and wait until it answers."""
     port = free_port()
-    proc = group.start("backend", backend_command(port), LOADGEN_CPU)
-    wait_ready("backend", proc, port, ITEM_PATH, group.log_path("backend"))
-    roots["backend"] = proc.pid
-    return port
+    proc = group.start(label, backend_command(port), LOADGEN_CPU)
+    wait_ready("backend", proc, port, ITEM_PATH, group.log_path(label))
+    return Backend(port, proc.pid)
 
 
-def run_scenario(scenario: Scenario, *, runs: int, duration: int, connections: int, warmup: int,
-                 out_dir: Path, on_run: Callable[[dict], None]) -> dict:
-    """Start, check, warm up and measure one scenario; returns its summary, failures included."""
-    work, logs = out_dir / "work" / scenario.key, out_dir / "logs" / scenario.key
-    work.mkdir(parents=True)
-    logs.mkdir(parents=True)
-    records, smoke, error = [], {}, None
-    try:
-        _drive(scenario, work, ProcessGroup(logs), runs=runs, duration=duration, connections=connections,
-               warmup=warmup, smoke=smoke, records=records, on_run=on_run)
-    except Exception as exc:  # reported in the summary; the next scenario still runs
-        error = f"{type(exc).__name__}: {exc}"
-    problems = problem_lines([logs / "sut.log", logs / "backend.log", work / "nginx-error.log"])
-    return summarise(scenario, records, smoke, problems, error)
+class Slot:
+    """One scenario of an invocation: its folders, its server under test once started, its runs."""
 
+    def __init__(self, scenario: Scenario, out_dir: Path):
+        self.scenario = scenario
+        self.work, logs = out_dir / "work" / scenario.key, out_dir / "logs" / scenario.key
+        self.work.mkdir(parents=True)
+        logs.mkdir(parents=True)
+        self.logs = [logs / "sut.log", logs / "backend.log", self.work / "nginx-error.log"]  # scanned at the end
+        self.records: list[dict] = []
+        self.smoke: dict = {}
+        self.error: str | None = None
+        self.sut: subprocess.Popen | None = None
+        self.roots: dict[str, int] = {}
+        self.port = 0
 
-def _drive(scenario: Scenario, work: Path, group: ProcessGroup, *, runs: int, duration: int,
-           connections: int, warmup: int, smoke: dict, records: list[dict],
-           on_run: Callable[[dict], None]) -> None:
-    with group:
-        roots: dict[str, int] = {}
-        backend_port = _start_backend(group, roots) if scenario.needs_backend else None
-        port = free_port()
-        sut = group.start("sut", scenario.command(work, port, backend_port), SUT_CPU, cwd=work)
-        roots["sut"] = sut.pid
-        header_sets = scenario.headers(work, port) if scenario.headers else []
-        smoke.update(wait_ready("server under test", sut, port, scenario.path, group.log_path("sut"),
-                                header_sets[0] if header_sets else None))
-        url = f"http://127.0.0.1:{port}{scenario.path}"
-        script = wrk.header_script(scenario.path, header_sets, str(work / "requests.lua")) if header_sets else None
-        wrk.run(url, duration=warmup, connections=connections, cpu=LOADGEN_CPU, script=script)
-        for index in range(runs):
-            group.remember()
-            records.append({"type": "run", "scenario": scenario.key, "run": index + 1,
-                            **measure_run(url, roots, duration, connections, script)})
-            on_run(records[-1])
-            if sut.poll() is not None:
-                raise ScenarioError(f"server under test exited with {sut.returncode} during run {index + 1}")
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.scenario.path}"
 
+    def fail(self, exc: Exception, say: Callable[[str], None]) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        say(f"  {self.scenario.title}: FAILED: {self.error}")
 
-def summarise(scenario: Scenario, records: list[dict], smoke: dict, problems: list[str],
-              error: str | None) -> dict:
-    """Medians over the runs of one scenario (min/max for RPS, max for other CPU %)."""
-    summary = {"type": "scenario", "scenario": scenario.key, "title": scenario.title, "runs": len(records),
-               "error": error, "log_problems": problems, "smoke": smoke}
-    if not records:
+    def attempt(self, step: Callable[[], None], say: Callable[[str], None]) -> None:
+        """Run ``step`` unless this scenario has failed already; a failure is kept and told."""
+        if self.error is None:
+            try:
+                step()
+            except Exception as exc:  # reported in the summary; the other scenarios go on
+                self.fail(exc, say)
+
+    def start(self, group: ProcessGroup, backend: Backend | None) -> None:
+        """Start the server under test on a free port, pinned to CPU 0, and wait until it answers."""
+        self.port, label = free_port(), f"{self.scenario.key}/sut"
+        command = self.scenario.command(self.work, self.port, backend.port if backend else None)
+        self.sut = group.start(label, command, SUT_CPU, cwd=self.work)
+        self.roots = {"sut": self.sut.pid, **({"backend": backend.pid} if backend else {})}
+        headers = self.scenario.headers(self.work, self.port) if self.scenario.headers else []
+        self.smoke = wait_ready("server under test", self.sut, self.port, self.scenario.path,
+                                group.log_path(label), headers[0] if headers else None)
+
+    def _script(self) -> str | None:
+        """wrk's Lua script for the scenario's headers, made afresh for every run: SigV4 signatures
+        expire after 5 minutes, and an interleaved invocation can last longer than that."""
+        if not self.scenario.headers:
+            return None
+        return wrk.header_script(self.scenario.path, self.scenario.headers(self.work, self.port),
+                                 str(self.work / "requests.lua"))
+
+    def warm_up(self, seconds: int, connections: int) -> None:
+        wrk.run(self.url, duration=seconds, connections=connections, cpu=LOADGEN_CPU, script=self._script())
+
+    def measure(self, group: ProcessGroup, run: int, duration: int, connections: int,
+                on_record: Callable[[dict], None], idle: Iterable[int] = ()) -> None:
+        """One timed run, recorded and handed to ``on_record``; fails if the SUT died meanwhile."""
+        group.remember()
+        self.records.append({"type": "run", "scenario": self.scenario.key, "run": run,
+                             **measure_run(self.url, self.roots, duration, connections, self._script(), idle)})
+        on_record(self.records[-1])
+        if self.sut.poll() is not None:
+            raise ScenarioError(f"server under test exited with {self.sut.returncode} during run {run}")
+
+    def summary(self, references: Iterable[Slot] = ()) -> dict:
+        """Medians over the runs (min/max for RPS, max for other CPU %), and for each of
+        ``references`` the median over rounds of this scenario's RPS ÷ the reference's in the same round."""
+        records = self.records
+        summary = {"type": "scenario", "scenario": self.scenario.key, "title": self.scenario.title,
+                   "runs": len(records), "error": self.error, "log_problems": problem_lines(self.logs),
+                   "smoke": self.smoke}
+        if not records:
+            return summary
+        rps = [r["rps"] for r in records]
+        noisiest = max(records, key=lambda r: r["other_cpu_pct"])
+        summary.update(rps_median=statistics.median(rps), rps_min=min(rps), rps_max=max(rps),
+                       other_cpu_pct_max=noisiest["other_cpu_pct"], other_top=noisiest["other_top"],
+                       non_2xx=sum(r["non_2xx"] for r in records),
+                       socket_errors=sum(sum(r["socket_errors"].values()) for r in records))
+        for key in ("p50_ms", "p99_ms", "sut_cpu_pct", "sut_cpu_us_per_req", "wrk_cpu_pct", "backend_cpu_pct"):
+            summary[key] = statistics.median(r[key] for r in records)
+        paired = {}
+        for ref in references:
+            theirs = {r["run"]: r["rps"] for r in ref.records}
+            ratios = [round(r["rps"] / theirs[r["run"]], 4) for r in records if theirs.get(r["run"])]
+            if ratios:
+                paired[ref.scenario.key] = {"median": round(statistics.median(ratios), 4), "rounds": ratios}
+        if paired:
+            summary["paired_rps_ratio"] = paired
         return summary
-    rps = [r["rps"] for r in records]
-    noisiest = max(records, key=lambda r: r["other_cpu_pct"])
-    summary.update(rps_median=statistics.median(rps), rps_min=min(rps), rps_max=max(rps),
-                   other_cpu_pct_max=noisiest["other_cpu_pct"], other_top=noisiest["other_top"],
-                   non_2xx=sum(r["non_2xx"] for r in records),
-                   socket_errors=sum(sum(r["socket_errors"].values()) for r in records))
-    for key in ("p50_ms", "p99_ms", "sut_cpu_pct", "sut_cpu_us_per_req", "wrk_cpu_pct", "backend_cpu_pct"):
-        summary[key] = statistics.median(r[key] for r in records)
-    return summary
+
+
+def run_sequential(scenarios: list[Scenario], *, runs: int, duration: int, connections: int, warmup: int,
+                   out_dir: Path, on_record: Callable[[dict], None], say: Callable[[str], None]) -> list[dict]:
+    """Each scenario in turn: start its processes (its own backend), warm up, ``runs`` timed runs, stop."""
+    summaries = []
+    for scenario in scenarios:
+        say(scenario.title)
+        slot = Slot(scenario, out_dir)
+
+        def drive() -> None:
+            with ProcessGroup(out_dir / "logs") as group:
+                backend = start_backend(group, f"{scenario.key}/backend") if scenario.needs_backend else None
+                slot.start(group, backend)
+                slot.warm_up(warmup, connections)
+                for run in range(1, runs + 1):
+                    slot.measure(group, run, duration, connections, on_record)
+        slot.attempt(drive, say)
+        summaries.append(slot.summary())
+        on_record(summaries[-1])
+    return summaries
+
+
+def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, connections: int, warmup: int,
+                    out_dir: Path, on_record: Callable[[dict], None], say: Callable[[str], None]) -> list[dict]:
+    """Start every scenario's server (and one backend for all) up front, warm each up, then ``runs``
+    rounds of one timed run per scenario in order; stop everything; summaries with per-round ratios
+    to (b) and (c)."""
+    slots = [Slot(scenario, out_dir) for scenario in scenarios]
+    with ProcessGroup(out_dir / "logs") as group:
+        backend, users = None, [slot for slot in slots if slot.scenario.needs_backend]
+        if users:
+            say("starting the backend (shared)")
+            try:
+                backend = start_backend(group, "backend")
+            except Exception as exc:
+                for slot in users:
+                    slot.fail(exc, say)
+            for slot in users:
+                slot.logs.append(group.log_path("backend"))
+        for slot in slots:
+            say(f"starting {slot.scenario.title}")
+            slot.attempt(partial(slot.start, group, backend), say)
+        say(f"warming up, {warmup} s each")
+        for slot in slots:
+            slot.attempt(partial(slot.warm_up, warmup, connections), say)
+        for run in range(1, runs + 1):
+            say(f"round {run} of {runs}")
+            for slot in slots:
+                idle = [other.sut.pid for other in slots if other is not slot and other.sut]
+                slot.attempt(partial(slot.measure, group, run, duration, connections, on_record, idle), say)
+    references = [slot for slot in slots if slot.scenario.key in PAIRED_WITH]
+    summaries = [slot.summary(references) for slot in slots]
+    for summary in summaries:
+        on_record(summary)
+    return summaries

@@ -1,4 +1,4 @@
-"""Starting and stopping the processes of one scenario, and reading CPU time from ``/proc``.
+"""Starting and stopping the benchmark's processes, and reading CPU time from ``/proc``.
 
 Every process is started pinned with ``taskset``, in a session of its own (so a Ctrl-C at the
 terminal reaches only the harness, which then stops them in order), with its output in a log
@@ -111,7 +111,8 @@ def cpu_used(before: dict, after: dict) -> dict:
 
 
 class ProcessGroup:
-    """The processes of one scenario; a context manager that always stops them on exit."""
+    """Processes started together (one scenario's, or in interleaved mode every scenario's);
+    a context manager that always stops them on exit."""
 
     def __init__(self, log_dir: Path):
         self.log_dir = log_dir

@@ -2,10 +2,11 @@
 
 The table has one row per scenario: RPS median with min–max over the runs, the medians of wrk's
 p50 and p99 latencies, the server under test's CPU % and CPU µs per request, the ratio of the
-scenario's median RPS to scenario (b)'s from the same invocation, wrk's CPU % (near 100 % means
-the load generator's core, not the SUT, was the limit), the largest "other CPU %" of any run
-(above ~10 %: something else used the machine, re-run) and the error count (non-2xx responses +
-socket errors, and problem lines found in the logs).
+scenario's median RPS to scenario (b)'s from the same invocation, in interleaved mode the median
+over rounds of the per-round RPS ratio to (b) and to (c) ("paired": runs seconds apart), wrk's
+CPU % (near 100 % means the load generator's core, not the SUT, was the limit), the largest
+"other CPU %" of any run (above ~10 %: something else used the machine, re-run) and the error
+count (non-2xx responses + socket errors, and problem lines found in the logs).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import subprocess
 import sys
 
 HEADER = ("| scenario | RPS median (min–max) | p50 ms | p99 ms | SUT CPU % | SUT CPU µs/req "
-          "| × (b) RPS | wrk CPU % | other CPU % (max) | errors: http / socket / log |")
-ALIGN = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+          "| × (b) RPS | × (b) RPS (paired) | × (c) RPS (paired) | wrk CPU % | other CPU % (max) "
+          "| errors: http / socket / log |")
+ALIGN = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 NOISY_PCT = 10.0
 
 
@@ -82,29 +84,40 @@ def _ratio(summary: dict, reference: dict | None) -> str:
     return f"{summary['rps_median'] / reference['rps_median']:.2f}"
 
 
+def _paired(summary: dict, key: str) -> str:
+    paired = summary.get("paired_rps_ratio", {}).get(key)
+    return f"{paired['median']:.2f}" if paired else "–"
+
+
 def _row(s: dict, reference: dict | None) -> str:
     errors = f"{s.get('non_2xx', '–')} / {s.get('socket_errors', '–')} / {len(s['log_problems'])}"
     error = s["error"].splitlines()[0].replace("|", "/") if s["error"] else ""
     if "rps_median" not in s:
-        return f"| {s['title']} | FAILED: {error} | | | | | | | | {errors} |"
+        return f"| {s['title']} | FAILED: {error} |{' |' * (HEADER.count('|') - 4)} {errors} |"
     failed = f" (stopped: {error})" if error else ""
     return (f"| {s['title']}{failed} | {s['rps_median']:,.0f} ({s['rps_min']:,.0f}–{s['rps_max']:,.0f}) "
             f"| {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['sut_cpu_pct']:.0f} | {s['sut_cpu_us_per_req']:.1f} "
-            f"| {_ratio(s, reference)} | {s['wrk_cpu_pct']:.0f} | {s['other_cpu_pct_max']:.1f} | {errors} |")
+            f"| {_ratio(s, reference)} | {_paired(s, 'b')} | {_paired(s, 'c')} "
+            f"| {s['wrk_cpu_pct']:.0f} | {s['other_cpu_pct_max']:.1f} | {errors} |")
 
 
 def table(summaries: list[dict]) -> str:
-    """The markdown table; ratios are to scenario (b) if it was run."""
+    """The markdown table; ratios are to scenario (b), paired ones to (b) and (c), if they were run."""
     reference = next((s for s in summaries if s["scenario"] == "b"), None)
     return "\n".join([HEADER, ALIGN, *(_row(s, reference) for s in summaries)])
 
 
 def _header(meta: dict) -> list[str]:
     m, a = meta["machine"], meta["settings"]
+    if a.get("mode") == "interleaved":
+        order = (f"interleaved: all servers started up front and warmed up {a['warmup']} s each, then "
+                 f"{a['runs']} rounds of one run per scenario in turn")
+    else:
+        order = f"sequential: one scenario after the other, {a['runs']} runs after a {a['warmup']} s warm-up"
     return [f"### lychgate bench, {meta['started']}",
             "",
-            f"wrk -t1 -c{a['connections']} -d{a['duration']}s --latency, {a['runs']} runs after a "
-            f"{a['warmup']} s warm-up; SUT pinned to CPU 0, wrk and backend to CPU 1.  ",
+            f"wrk -t1 -c{a['connections']} -d{a['duration']}s --latency; {order}; "
+            "SUT pinned to CPU 0, wrk and backend to CPU 1.  ",
             f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, kernel {m['kernel']}, Python {m['python']}.  ",
             f"Versions: lychgate {m['lychgate']} (checkout {m['lychgate_source']}), wrk {m['wrk']}, "
             f"nginx {m['nginx']}, uvloop {m['uvloop']}, httptools {m['httptools']}.  ",
