@@ -21,6 +21,9 @@ class TraceStep(NamedTuple):
         return self.detail() if callable(self.detail) else self.detail
 
 
+_new_step = tuple.__new__  # a TraceStep without the Python-level __new__ of a NamedTuple
+
+
 class DecisionTrace:
     """Ordered steps of one request."""
 
@@ -30,7 +33,7 @@ class DecisionTrace:
         self.steps: list[TraceStep] = []
 
     def add(self, stage: str, outcome: str, detail: str | Callable[[], str] = "") -> None:
-        self.steps.append(TraceStep(stage, outcome, detail))
+        self.steps.append(_new_step(TraceStep, (stage, outcome, detail)))
 
     def render(self) -> str:
         return "\n".join(f"{s.stage}: {s.outcome}" + (f" ({s.text})" if s.detail else "") for s in self.steps)

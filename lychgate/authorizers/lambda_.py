@@ -488,7 +488,7 @@ def stringify(value: Any) -> str:
 
 # ---------------------------------------------------------------- the decision
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request: a frozen dataclass's __init__ costs several times more
 class AuthorizerOutcome:
     """What the authorizer decided for one request, and everything the pipeline exposes of it."""
 

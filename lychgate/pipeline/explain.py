@@ -7,7 +7,6 @@ steps), never on the request path. ``TraceRing`` keeps the last requests of a ru
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import NamedTuple
 
 from lychgate.errors import GatewayError
@@ -29,7 +28,9 @@ class TraceRecord(NamedTuple):
     @classmethod
     def of(cls, ctx: RequestContext) -> TraceRecord:
         status = ctx.response.status if ctx.response is not None else None
-        return cls(ctx.request_id, ctx.extended_request_id, ctx.request.method, ctx.request.raw_path, status, ctx.error, ctx.trace.steps)
+        # tuple.__new__ directly: the NamedTuple's own __new__ is a Python call (every request makes one)
+        return tuple.__new__(cls, (ctx.request_id, ctx.extended_request_id, ctx.request.method, ctx.request.raw_path,
+                                   status, ctx.error, ctx.trace.steps))
 
 
 def explanation(record: TraceRecord) -> dict:
@@ -68,25 +69,26 @@ def one_line(ctx: RequestContext) -> str:
 
 
 class TraceRing:
-    """The last ``size`` requests' trace records, by request id or extended request id (the one
-    HTTP APIs answer in ``apigw-requestid``)."""
+    """The last ``size`` requests' trace records, found by request id or extended request id
+    (the one HTTP APIs answer in ``apigw-requestid``).
+
+    A fixed ring of slots: adding is one store on every request's path; finding scans the ring,
+    which only ``lychgate explain`` does.
+    """
 
     def __init__(self, size: int = 1000):
         self.size = size
-        self.items: OrderedDict[str, TraceRecord] = OrderedDict()
-        self.extended: dict[str, str] = {}  # extended request id -> request id
+        self.slots: list[TraceRecord | None] = [None] * size
+        self.next = 0
 
     def add(self, ctx: RequestContext) -> None:
         # A record, not the context: the request's objects are freed now, while they are still
         # in the CPU's caches, instead of a thousand requests later.
-        self.items[ctx.request_id] = TraceRecord.of(ctx)
-        self.extended[ctx.extended_request_id] = ctx.request_id
-        if len(self.items) > self.size:
-            _, oldest = self.items.popitem(last=False)
-            self.extended.pop(oldest.extended_request_id, None)
+        self.slots[self.next] = TraceRecord.of(ctx)
+        self.next = (self.next + 1) % self.size
 
     def get(self, request_id: str) -> TraceRecord | None:
-        found = self.items.get(request_id)
-        if found is None and request_id in self.extended:
-            found = self.items.get(self.extended[request_id])
-        return found
+        for record in self.slots:
+            if record is not None and (record.request_id == request_id or record.extended_request_id == request_id):
+                return record
+        return None

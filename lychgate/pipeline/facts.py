@@ -23,9 +23,10 @@ def invocation_facts(ctx: RequestContext) -> InvocationFacts:
         domain_name=ctx.domain_name, request_id=ctx.request_id,
         extended_request_id=ctx.extended_request_id, http_method=request.method,
         resource_path=method.resource_path, resource_id=method.resource_id, route_key=method.route_key,
-        path=unquote(ctx.path), stage_path=stage_path, path_parameters=ctx.route.path_parameters,
-        stage_variables=ctx.stage.variables, binary=is_binary(request.header("content-type"), api.binary_media_types),
-        identity={**iam.identity_fields(ctx.caller), **api_key_fields(ctx)},
+        path=unquote(ctx.path) if "%" in ctx.path else ctx.path, stage_path=stage_path,
+        path_parameters=ctx.route.path_parameters, stage_variables=ctx.stage.variables,
+        binary=bool(api.binary_media_types) and is_binary(request.header("content-type"), api.binary_media_types),
+        identity={**iam.identity_fields(ctx.caller), **api_key_fields(ctx)} if ctx.caller or ctx.api_key else {},
         authorizer=authorizer_fields(ctx),
     )
 

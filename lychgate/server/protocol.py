@@ -11,7 +11,7 @@ and ``Expect: 100-continue``. Malformed requests get a 400 and the connection is
 from __future__ import annotations
 
 import asyncio
-import base64
+import binascii
 import logging
 import os
 import time
@@ -58,7 +58,7 @@ def request_ids() -> tuple[str, str]:
     _random_pool[1] = offset + 27
     h = raw[:16].hex()
     request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[raw[8] & 3]}{h[17:20]}-{h[20:32]}"
-    return request_id, base64.b64encode(raw[16:]).decode()
+    return request_id, binascii.b2a_base64(raw[16:], newline=False).decode()
 
 
 class ConnectionState:
@@ -101,18 +101,12 @@ class HttpConnection(asyncio.Protocol):
         self.worker: asyncio.Task | None = None
         self.wakeup: asyncio.Future | None = None  # set while the worker waits for the next request
         self.busy = False  # a request is in the pipeline or being written
-        self.deadline: float | None = None  # loop time after which the connection is dropped
+        # Loop time after which the connection is dropped, checked by the server's sweep
+        # (ConnectionState.sweep): a plain attribute, no timer per request.
+        self.deadline: float | None = None
         self.closing = False
         self.peer = "127.0.0.1"
-        self._new_message()
-
-    def _new_message(self) -> None:
-        self.url = b""
-        self.headers: list[tuple[str, str]] = []
-        self.header_bytes = 0
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.in_message = False
+        self.in_message = False  # the other fields of a message are set by on_message_begin
 
     # connection lifecycle
     def connection_made(self, transport) -> None:
@@ -121,21 +115,14 @@ class HttpConnection(asyncio.Protocol):
         if peer:
             self.peer = peer[0]
         self.state.connections.add(self)
-        self._arm(self.limits.keepalive_timeout_s)
+        self.deadline = self.loop.time() + self.limits.keepalive_timeout_s
 
     def connection_lost(self, exc) -> None:
         self.state.connections.discard(self)
         self.transport = None
-        self._disarm()
+        self.deadline = None
         if self.worker is not None and not self.worker.done():
             self.worker.cancel()
-
-    def _arm(self, seconds: float) -> None:
-        # A deadline, checked by the server's sweep (ConnectionState.sweep): no timer per request.
-        self.deadline = self.loop.time() + seconds
-
-    def _disarm(self) -> None:
-        self.deadline = None
 
     def _timed_out(self) -> None:
         """Idle keep-alive, or a client too slow sending headers or body: drop it."""
@@ -155,9 +142,13 @@ class HttpConnection(asyncio.Protocol):
 
     # httptools callbacks
     def on_message_begin(self) -> None:
-        self._new_message()
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.header_bytes = 0
+        self.body: list[bytes] = []
+        self.body_size = 0
         self.in_message = True
-        self._arm(self.limits.header_timeout_s)
+        self.deadline = self.loop.time() + self.limits.header_timeout_s
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -177,7 +168,7 @@ class HttpConnection(asyncio.Protocol):
                     raise _RejectRequest(413, "Request Entity Too Large", RequestTooLarge())
             elif len(name) == 6 and name.lower() == "expect" and value.lower() == "100-continue":
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self._arm(self.limits.body_timeout_s)
+        self.deadline = self.loop.time() + self.limits.body_timeout_s
 
     def on_body(self, chunk: bytes) -> None:
         self.body_size += len(chunk)
@@ -186,11 +177,17 @@ class HttpConnection(asyncio.Protocol):
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self.deadline = None
         self.in_message = False
-        path, query = _split_target(self.url)
+        url = self.url
+        if url[:1] == b"/" and b"#" not in url:  # origin form, the usual one
+            path, _, query = url.decode("latin-1").partition("?")
+        else:
+            path, query = _split_target(url)
+        body = self.body
         request = Request(self.parser.get_method().decode(), path, query, self.headers,
-                          b"".join(self.body), self.peer, self.parser.get_http_version(), time.time())
+                          body[0] if len(body) == 1 else b"".join(body), self.peer, self.parser.get_http_version(),
+                          time.time())
         self.queue.append((request, self.parser.should_keep_alive()))
         if len(self.queue) >= MAX_PIPELINED:
             self.transport.pause_reading()
@@ -210,15 +207,14 @@ class HttpConnection(asyncio.Protocol):
         while self.transport is not None:
             if not self.queue:
                 if not self.in_message:
-                    self._arm(self.limits.keepalive_timeout_s)
+                    self.deadline = self.loop.time() + self.limits.keepalive_timeout_s
                 self.wakeup = self.loop.create_future()
                 await self.wakeup
                 self.wakeup = None
                 continue
             request, keep_alive = self.queue.popleft()
             request_id, extended_id = request_ids()
-            ctx = RequestContext(gateway=state.gateway, request=request, request_id=request_id,
-                                 extended_request_id=extended_id, started=time.perf_counter())
+            ctx = RequestContext(state.gateway, request, request_id, extended_id, time.perf_counter())
             state.in_flight += 1
             self.busy = True
             try:
@@ -271,10 +267,7 @@ class HttpConnection(asyncio.Protocol):
 
 
 def _split_target(url: bytes) -> tuple[str, str]:
-    """Path and raw query of a request target (origin form, or absolute form via httptools)."""
-    if url[:1] == b"/" and b"#" not in url:
-        path, _, query = url.partition(b"?")
-        return path.decode("latin-1"), query.decode("latin-1")
+    """Path and raw query of a request target in absolute form (via httptools), or ``*``."""
     parsed = httptools.parse_url(url) if url != b"*" else None
     path = parsed.path.decode("latin-1") if parsed and parsed.path else "/"
     return path, parsed.query.decode("latin-1") if parsed and parsed.query else ""

@@ -67,7 +67,7 @@ class Tally:
     expires_at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: a frozen dataclass's __init__ costs several times more
 class Outcome:
     """What ``consume`` decided.
 

@@ -68,7 +68,7 @@ class QuotaSpec:
                              "to know its initial period")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: a frozen dataclass's __init__ costs several times more
 class QuotaState:
     """Where a quota stands after a decision: ``used`` of ``limit`` (already less any offset)."""
 
@@ -83,7 +83,7 @@ class QuotaState:
         return max(0, self.limit - self.used)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request (see QuotaState)
 class Verdict:
     """The outcome of one ``check``: admitted, or which limit refused (``kind`` and ``key``)."""
 
@@ -144,7 +144,12 @@ def _quota_counter(quota: QuotaSpec, day_number: int) -> tuple[Counter, datetime
 
 def usage_tally(key: str, now: float) -> Tally:
     """The per-UTC-day usage count that an admitted request with ``usage_key=key`` bumps."""
-    window, expires = _usage_window(int(now // 86400))
+    return _usage_tally(key, int(now // 86400))
+
+
+@functools.lru_cache(maxsize=4096)
+def _usage_tally(key: str, day_number: int) -> Tally:
+    window, expires = _usage_window(day_number)
     return Tally(key, window, expires)
 
 
@@ -170,7 +175,7 @@ class Limiter:
                     now: float | None = None, *, usage_key: str | None = None) -> Verdict:
         """Admit one request iff every bucket has a token and the quota has room (spec §7),
         consuming from all of them or from none; count it for ``usage_key`` if admitted."""
-        if len({b.key for b in buckets}) < len(buckets):
+        if len(buckets) > 1 and len({b.key for b in buckets}) < len(buckets):
             raise ValueError(f"a bucket key is listed twice: {[b.key for b in buckets]}")
         now = self.clock() if now is None else now
         counter, resets = quota_counter(quota, now) if quota is not None else (None, None)
