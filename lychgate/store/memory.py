@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from lychgate.store.base import (BucketSpec, Counter, Outcome, Tally, bucket_ttl, encode_record,
                                  first_refusal, refill)
 
+_FULL = (None, None, None)  # the state of a bucket never seen: refill() makes it full
 PRUNE_EVERY = 1024
 """Forget expired buckets and counters once every this many ``consume`` calls."""
 
@@ -34,16 +35,19 @@ class MemoryStore:
         self._calls += 1
         if self._calls % PRUNE_EVERY == 0:
             self._prune(now)
-        tokens = [self._tokens(b, now) for b in buckets]
+        states = self._buckets
+        held = [(states.get(b.key) or _FULL)[:2] for b in buckets]  # (tokens, last refill) per bucket
+        tokens = [refill(t, last, b.rate, b.burst, now) for (t, last), b in zip(held, buckets)]
         counts = [self._counters.get((c.key, c.window), (0, 0.0))[0] for c in counters]
         refused = first_refusal(tokens, counts, counters)
         if refused is not None:
             return Outcome(refused, tuple(tokens), tuple(counts))
         for i, b in enumerate(buckets):
             tokens[i] -= 1.0
-            last = max(now, self._buckets.get(b.key, (0.0, now, None))[1])
+            last = held[i][1]
             ttl = bucket_ttl(tokens[i], b.rate, b.burst)
-            self._buckets[b.key] = (tokens[i], last, None if ttl is None else now + ttl)
+            states[b.key] = (tokens[i], now if last is None or last < now else last,
+                             None if ttl is None else now + ttl)
         for i, c in enumerate(counters):
             counts[i] += 1
             self._counters[(c.key, c.window)] = (counts[i], c.expires_at)
@@ -51,12 +55,6 @@ class MemoryStore:
             value = self._tallies.get((t.key, t.window), (0, 0.0))[0]
             self._tallies[(t.key, t.window)] = (value + 1, t.expires_at)
         return Outcome(None, tuple(tokens), tuple(counts))
-
-    def _tokens(self, bucket: BucketSpec, now: float) -> float:
-        state = self._buckets.get(bucket.key)
-        if state is None:
-            return refill(None, None, bucket.rate, bucket.burst, now)
-        return refill(state[0], state[1], bucket.rate, bucket.burst, now)
 
     def _prune(self, now: float) -> None:
         for key in [k for k, v in self._buckets.items() if v[2] is not None and v[2] < now]:

@@ -86,17 +86,24 @@ class KeyRegistry:
 
     plans: dict[str, UsagePlan] = field(default_factory=dict)
     keys: dict[str, ApiKey] = field(default_factory=dict)  # by hash
+    # (key hash, API id, stage) -> what admit() answered: keys and plans change only by replace()
+    _admitted: dict[tuple[str, str, str], tuple[ApiKey, UsagePlan]] = field(default_factory=dict, repr=False)
 
     def replace(self, plans: Iterable[UsagePlan], keys: Iterable[ApiKey]) -> None:
         self.plans = {plan.name: plan for plan in plans}
         self.keys = {key.hash: key for key in keys}
+        self._admitted = {}
 
     def admit(self, value: str | None, api_id: str, stage: str, source: str) -> tuple[ApiKey, UsagePlan]:
         """The key and its plan for this API stage, or InvalidApiKey naming the reason (spec §7)."""
         if not value:
             raise InvalidApiKey(detail=f"the method requires an API key and the request has none ({source})",
                                 cause="api_key_missing")
-        key = self.keys.get(key_hash(value))
+        hashed = key_hash(value)
+        found = self._admitted.get((hashed, api_id, stage))
+        if found is not None and self.keys.get(hashed) is found[0]:
+            return found
+        key = self.keys.get(hashed)
         if key is None:
             raise InvalidApiKey(detail=f"the API key ({source}) is not one of the declared or created keys",
                                 cause="api_key_unknown")
@@ -105,6 +112,8 @@ class KeyRegistry:
         for name in key.usage_plans:
             plan = self.plans.get(name)
             if plan is not None and any(s.api_id == api_id and s.stage == stage for s in plan.api_stages):
+                if len(self._admitted) < 10_000:
+                    self._admitted[(hashed, api_id, stage)] = (key, plan)
                 return key, plan
         raise InvalidApiKey(detail=f"API key {key.name} ({key.id}) is not associated with a usage plan for API stage "
                                    f"{api_id}/{stage} (its plans: {', '.join(key.usage_plans) or 'none'})",

@@ -83,16 +83,41 @@ class QuotaState:
         return max(0, self.limit - self.used)
 
 
-@dataclass(slots=True)  # made per request (see QuotaState)
 class Verdict:
-    """The outcome of one ``check``: admitted, or which limit refused (``kind`` and ``key``)."""
+    """The outcome of one ``check``: admitted, or which limit refused (``kind`` and ``key``).
 
-    admitted: bool
-    kind: Literal["throttle", "quota"] | None
-    key: str | None
-    tokens_left: dict[str, float]  # bucket key -> tokens after the decision
-    quota: QuotaState | None
-    bucket: BucketSpec | None = None  # the bucket that refused, with its limits
+    Made on every request, read on few (refusals, explanations): it keeps the store's answer
+    and builds ``tokens_left`` and ``quota`` when they are read.
+    """
+
+    __slots__ = ("admitted", "kind", "key", "bucket", "_outcome", "_buckets", "_quota", "_counter", "_resets")
+
+    def __init__(self, outcome: Outcome, buckets: Sequence[BucketSpec], quota: QuotaSpec | None,
+                 counter: Counter | None, resets: datetime | None) -> None:
+        self._outcome, self._buckets, self._quota, self._counter, self._resets = outcome, buckets, quota, counter, resets
+        refused = outcome.refused
+        self.admitted: bool = refused is None
+        self.kind: Literal["throttle", "quota"] | None = None
+        self.key: str | None = None
+        self.bucket: BucketSpec | None = None  # the bucket that refused, with its limits
+        if refused is not None:
+            what, index = refused
+            if what == "counter":
+                self.kind, self.key = "quota", quota.key if quota else None
+            else:
+                self.kind, self.key, self.bucket = "throttle", buckets[index].key, buckets[index]
+
+    @property
+    def tokens_left(self) -> dict[str, float]:
+        """Bucket key -> tokens after the decision."""
+        return {b.key: t for b, t in zip(self._buckets, self._outcome.tokens)}
+
+    @property
+    def quota(self) -> QuotaState | None:
+        quota, counter = self._quota, self._counter
+        if quota is None or counter is None or self._resets is None:
+            return None
+        return QuotaState(quota.key, quota.period, self._outcome.counts[0], counter.limit, self._resets)
 
     def describe(self) -> str:
         """One sentence for the decision trace."""
@@ -178,10 +203,11 @@ class Limiter:
         if len(buckets) > 1 and len({b.key for b in buckets}) < len(buckets):
             raise ValueError(f"a bucket key is listed twice: {[b.key for b in buckets]}")
         now = self.clock() if now is None else now
-        counter, resets = quota_counter(quota, now) if quota is not None else (None, None)
-        tallies = [usage_tally(usage_key, now)] if usage_key else []
+        day = int(now // 86400)
+        counter, resets = _quota_counter(quota, day) if quota is not None else (None, None)
+        tallies = [_usage_tally(usage_key, day)] if usage_key else []
         outcome = await self.store.consume(list(buckets), [counter] if counter else [], tallies, now)
-        return _verdict(outcome, buckets, quota, counter, resets)
+        return Verdict(outcome, buckets, quota, counter, resets)
 
     async def take(self, key: str, rate: float, burst: int, now: float | None = None) -> Verdict:
         """One token from the single bucket ``key`` (``rate`` per second, ``burst`` tokens)."""
@@ -197,16 +223,3 @@ class Limiter:
         counts = await self.store.read_tallies(key, [d.isoformat() for d in days])
         return dict(zip(days, counts))
 
-
-def _verdict(outcome: Outcome, buckets: Sequence[BucketSpec], quota: QuotaSpec | None,
-             counter: Counter | None, resets: datetime | None) -> Verdict:
-    tokens = {b.key: t for b, t in zip(buckets, outcome.tokens)}
-    state = None
-    if quota is not None and counter is not None and resets is not None:
-        state = QuotaState(quota.key, quota.period, outcome.counts[0], counter.limit, resets)
-    if outcome.refused is None:
-        return Verdict(True, None, None, tokens, state)
-    what, index = outcome.refused
-    if what == "counter":
-        return Verdict(False, "quota", quota.key if quota else None, tokens, state)
-    return Verdict(False, "throttle", buckets[index].key, tokens, state, buckets[index])
