@@ -35,6 +35,9 @@ class UpstreamResponse:
 class _Connection(asyncio.Protocol):
     """One connection to a backend, carrying one request at a time."""
 
+    __slots__ = ("transport", "loop", "parser", "waiter", "alive", "received_any", "head",
+                 "headers", "body", "size", "headers_done", "deadline", "timer", "timer_at")
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
@@ -42,13 +45,13 @@ class _Connection(asyncio.Protocol):
         self.alive = True
         self.received_any = False
         self.head = False
-        self._reset()
-
-    def _reset(self) -> None:
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.size = 0
         self.headers_done = False
+        self.deadline = 0.0  # the current request's, in loop time
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # when ``timer`` fires
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -56,6 +59,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.alive = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.waiter is None or self.waiter.done():
             return
         if self.headers_done and not self._framed():
@@ -102,28 +108,53 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if not self.parser.should_keep_alive():
             self.alive = False
-        self._finish()
+        # _finish inline: this is every response's way out
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(UpstreamResponse(self.parser.get_status_code(), self.headers, b"".join(self.body)))
 
     def _finish(self) -> None:
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(UpstreamResponse(self.parser.get_status_code(), self.headers, b"".join(self.body)))
 
-    def send(self, head: bytes, head_only: bool, body: bytes) -> asyncio.Future:
-        self._reset()
+    def send(self, head: bytes, head_only: bool, body: bytes, deadline: float) -> asyncio.Future:
+        """Send a request; the future is its response, or asyncio.TimeoutError at ``deadline``."""
+        # The per-response state is reset here, not in a helper: a call less per request.
+        self.headers = []
+        self.body = []
+        self.size = 0
+        self.headers_done = False
         self.head = head_only
         self.received_any = False
-        self.waiter = self.loop.create_future()
+        waiter = self.waiter = self.loop.create_future()
+        # One timer per connection rather than one per request (a timer costs more than the rest
+        # of an exchange): a timer that fires before the current request's deadline re-arms
+        # itself for it (``_on_timer``); only a deadline earlier than the armed one needs a new one.
+        self.deadline = deadline
+        if self.timer is None or deadline < self.timer_at:
+            self._arm(deadline)
         if len(body) < 65536:
             self.transport.write(head + body)  # one write, one segment
         else:
             self.transport.writelines((head, body))
-        return self.waiter
+        return waiter
 
+    def _arm(self, deadline: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.loop.call_at(deadline, self._on_timer)
+        self.timer_at = deadline
 
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(asyncio.TimeoutError())
+    def _on_timer(self) -> None:
+        self.timer = None
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # idle, or the request it was armed for is over
+        if self.deadline <= self.timer_at:
+            waiter.set_exception(asyncio.TimeoutError())
+        else:  # armed for an earlier request on this connection
+            self._arm(self.deadline)
 
 
 class UpstreamPool:
@@ -137,47 +168,51 @@ class UpstreamPool:
                       head_only: bool = False) -> UpstreamResponse:
         """Send one request (``head`` is the request line and headers) and read the response;
         asyncio.TimeoutError after ``timeout`` seconds (a timer, not ``wait_for``: no extra task).
-        ``head_only``: the request is a HEAD, whose response has no body."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        conn = self._take(origin)
-        reused = conn is not None
-        if conn is None:
-            conn = await self._connect_before(origin, deadline)
-        return await self._exchange(origin, conn, head, body, head_only, deadline, retry=reused)
+        ``head_only``: the request is a HEAD, whose response has no body.
 
-    async def _exchange(self, origin, conn: _Connection, head: bytes, body: bytes, head_only: bool,
-                        deadline: float, retry: bool) -> UpstreamResponse:
-        """One request on ``conn``; ``retry``: once more on a fresh connection if it was an idle
-        one the backend had closed (nothing received)."""
-        waiter = conn.send(head, head_only, body)
-        timer = conn.loop.call_at(deadline, _expire, waiter)
+        The exchange on a reused idle connection, the common case, is inline here (one coroutine
+        per request); a new connection, and the one retry when the backend had closed an idle
+        one (nothing received), go through ``_exchange_fresh``."""
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            if conn.alive and not conn.transport.is_closing():
+                break
+        else:  # no usable idle connection
+            deadline = asyncio.get_running_loop().time() + timeout
+            return await self._exchange_fresh(origin, head, body, head_only, deadline)
+        deadline = conn.loop.time() + timeout
         try:
-            response = await waiter
+            response = await conn.send(head, head_only, body, deadline)
         except UpstreamError:
             conn.transport.close()
-            if not retry or conn.received_any:
+            if conn.received_any:
                 raise
-            fresh = await self._connect_before(origin, deadline)
-            return await self._exchange(origin, fresh, head, body, head_only, deadline, retry=False)
+            return await self._exchange_fresh(origin, head, body, head_only, deadline)
         except BaseException:  # timeout or cancellation: the connection's state is unknown
             conn.transport.close()
             raise
-        finally:
-            timer.cancel()
+        if conn.alive and len(idle) < MAX_IDLE_PER_ORIGIN:  # back to the pool (_release inline)
+            idle.append(conn)
+        else:
+            conn.transport.close()
+        return response
+
+    async def _exchange_fresh(self, origin, head: bytes, body: bytes, head_only: bool,
+                              deadline: float) -> UpstreamResponse:
+        """One request on a new connection, without retry."""
+        conn = await self._connect_before(origin, deadline)
+        try:
+            response = await conn.send(head, head_only, body, deadline)
+        except BaseException:  # failure, timeout or cancellation: the connection is done for
+            conn.transport.close()
+            raise
         self._release(origin, conn)
         return response
 
     async def _connect_before(self, origin, deadline: float) -> _Connection:
         remaining = deadline - asyncio.get_running_loop().time()
         return await asyncio.wait_for(self._connect(origin), max(0.0, remaining))
-
-    def _take(self, origin) -> _Connection | None:
-        idle = self._idle.get(origin)
-        while idle:
-            conn = idle.pop()
-            if conn.alive and not conn.transport.is_closing():
-                return conn
-        return None
 
     async def _connect(self, origin) -> _Connection:
         scheme, host, port = origin
@@ -196,17 +231,17 @@ class UpstreamPool:
         return self._ssl
 
     def _release(self, origin, conn: _Connection) -> None:
-        if not conn.alive:
-            conn.transport.close()
-            return
-        idle = self._idle.setdefault(origin, deque())
-        if len(idle) >= MAX_IDLE_PER_ORIGIN:
-            conn.transport.close()
-        else:
-            idle.append(conn)
+        if conn.alive:
+            idle = self._idle.get(origin)
+            if idle is None:
+                idle = self._idle[origin] = deque()
+            if len(idle) < MAX_IDLE_PER_ORIGIN:
+                idle.append(conn)
+                return
+        conn.transport.close()
 
     def close(self) -> None:
         for idle in self._idle.values():
             for conn in idle:
                 conn.transport.close()
-        self._idle.clear()
+            idle.clear()  # in place: a request in flight puts its connection back in this deque

@@ -29,6 +29,7 @@ REMAPPED = frozenset({"authorization", "connection", "content-md5", "date", "exp
                       "max-forwards", "proxy-authenticate", "server", "te", "trailer",
                       "transfer-encoding", "upgrade", "user-agent", "via", "www-authenticate"})
 DROPPED_RESPONSE = frozenset({"content-length", "connection", "keep-alive", "transfer-encoding"})
+_SPECIAL_REST = DROPPED_RESPONSE | REMAPPED  # dropped or renamed for REST APIs
 
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch  # needs no percent-encoding
@@ -66,6 +67,8 @@ class HttpIntegration:
                                 if t.startswith("integration.request.querystring.")]
         self._header_mappings = [(t[27:], src) for t, src in params.items()
                                  if t.startswith("integration.request.header.")]
+        # The sent headers that mapped ones replace, when every mapping has a value (the usual case).
+        self._skip_mapped = HOP_BY_HOP | {name.lower() for name, _ in self._header_mappings}
         # Placeholders mapped from anything but the path parameter of the same name (which is
         # also what an unmapped placeholder takes, without a lookup).
         self._path_sources = {name: src for name, src in ((t[25:], s) for t, s in params.items()
@@ -96,48 +99,52 @@ class HttpIntegration:
         return target
 
     def _path_and_query(self, target: _StageTarget, req: IntegrationRequest) -> str:
+        # Built by concatenation, placeholders filled inline: no lists or helper calls per request.
         parts = target.path_parts
-        if len(parts) == 1:
-            path = parts[0]
-        else:
-            filled = parts[:]
-            for i in range(1, len(parts), 2):
-                filled[i] = self._path_value(parts[i], req)
-            path = "".join(filled)
-        query = [q for q in (target.fixed_query, req.request.raw_query if self.proxy else "") if q]
+        path = parts[0]
+        if (n := len(parts)) > 1:
+            sources = self._path_sources
+            for i in range(1, n, 2):
+                name = parts[i]
+                source = sources.get(name)
+                value = req.path_parameters.get(name) if source is None else parameter_value(source, req.lookup)
+                if value:
+                    path += value if _SAFE_PATH(value) else quote(value, safe="/")
+                path += parts[i + 1]
+        query = target.fixed_query
+        if self.proxy and (raw := req.request.raw_query):
+            query = f"{query}&{raw}" if query else raw
         for name, source in self._query_mappings:
             value = parameter_value(source, req.lookup)
             if value is not None:
-                query.append(f"{quote(name, safe='')}={quote(value, safe='')}")
-        return f"{path}?{'&'.join(query)}" if query else path
-
-    def _path_value(self, name: str, req: IntegrationRequest) -> str:
-        source = self._path_sources.get(name)
-        value = req.path_parameters.get(name) if source is None else parameter_value(source, req.lookup)
-        if not value:
-            return ""
-        return value if _SAFE_PATH(value) else quote(value, safe="/")
+                pair = f"{quote(name, safe='')}={quote(value, safe='')}"
+                query = f"{query}&{pair}" if query else pair
+        return f"{path}?{query}" if query else path
 
     def _request_head(self, req: IntegrationRequest, method: str, target: str, host_line: str) -> bytes:
         request = req.request
-        mapped = self._mapped_request_headers(req) if self._header_mappings else ()
-        skip = HOP_BY_HOP | {name.lower() for name, _ in mapped} if mapped else HOP_BY_HOP
-        lines = [f"{method} {target} HTTP/1.1\r\n", host_line]
-        forwarded_for = request.source_ip
+        source_ip = request.source_ip
+        forwarded_for = source_ip
+        if self._header_mappings:
+            mapped = self._mapped_request_headers(req)
+            skip = (self._skip_mapped if len(mapped) == len(self._header_mappings)
+                    else HOP_BY_HOP | {name.lower() for name, _ in mapped})
+        else:
+            mapped, skip = (), HOP_BY_HOP
+        passed: list[str] = []  # pieces of the passed header lines, joined once below
         for name, value in request.headers:
             lname = name.lower()
             if lname in skip:
                 continue
             if lname.startswith("x-forwarded-"):
                 if lname == "x-forwarded-for":
-                    forwarded_for = f"{value}, {request.source_ip}"
+                    forwarded_for = f"{value}, {source_ip}"
                 continue
-            lines.append(f"{name}: {value}\r\n")
+            passed += (name, ": ", value, "\r\n")
         for name, value in mapped:
-            lines.append(f"{name}: {value}\r\n")
-        lines.append(f"X-Forwarded-For: {forwarded_for}\r\nX-Forwarded-Proto: http\r\n"
-                     f"Content-Length: {len(request.body)}\r\n\r\n")
-        return "".join(lines).encode("latin-1", "replace")
+            passed += (name, ": ", value, "\r\n")
+        return (f"{method} {target} HTTP/1.1\r\n{host_line}{''.join(passed)}X-Forwarded-For: {forwarded_for}\r\n"
+                f"X-Forwarded-Proto: http\r\nContent-Length: {len(request.body)}\r\n\r\n").encode("latin-1", "replace")
 
     def _mapped_request_headers(self, req: IntegrationRequest) -> list[tuple[str, str]]:
         out = []
@@ -157,14 +164,17 @@ class HttpIntegration:
 
 
 def _passed_headers(headers: list[tuple[str, str]], rest: bool) -> list[tuple[str, str]]:
+    # One set lookup per header in the common case (neither dropped nor renamed), and the
+    # backend's own pair passed on as is.
+    special = _SPECIAL_REST if rest else DROPPED_RESPONSE
     out = []
-    for name, value in headers:
-        lname = name.lower()
-        if lname in DROPPED_RESPONSE:
-            continue
-        if rest and lname in REMAPPED:
-            name = f"x-amzn-Remapped-{name}"
-        out.append((name, value))
+    for header in headers:
+        lname = header[0].lower()
+        if lname in special:
+            if lname in DROPPED_RESPONSE:
+                continue
+            header = (f"x-amzn-Remapped-{header[0]}", header[1])
+        out.append(header)
     return out
 
 

@@ -10,13 +10,14 @@ from lychgate.pipeline.context import RequestContext
 
 def resolve_api(ctx: RequestContext) -> None:
     """API and stage from the Host (``{api}.execute-api.…``) or the path's first segment."""
-    host = host_without_port(ctx.request.header("host") or "")
-    ctx.domain_name = host
-    resolved = ctx.gateway.resolve(host, ctx.request.raw_path)
+    request = ctx.request
+    host = request.header("host") or ""
+    host = ctx.domain_name = host_without_port(host) if ":" in host or not host.islower() else host
+    resolved = ctx.gateway.resolve(host, request.raw_path)
     if resolved is None:
         # No API or stage answers here; AWS's answer for an unknown stage is not confirmed:
         # docs/aws-behaviour.md "Unknown stage".
-        raise MissingAuthenticationToken(detail=no_stage_detail(ctx.gateway, ctx.request.raw_path, host), cause="no_stage")
+        raise MissingAuthenticationToken(detail=no_stage_detail(ctx.gateway, request.raw_path, host), cause="no_stage")
     ctx.api, ctx.stage, ctx.path, ctx.stage_prefixed = resolved.api, resolved.stage, resolved.path, resolved.prefixed
     ctx.trace.add("resolve_api", "resolved", lambda: f"API {resolved.api.api.id}, stage {resolved.stage.name}")
 
