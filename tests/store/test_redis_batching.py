@@ -1,0 +1,389 @@
+"""The single-server Redis store batches the CONSUME scripts of one event-loop turn into one pipeline.
+
+Each script stays atomic on the server and each caller gets its own reply; these tests check the
+limits under concurrency, the reply-to-caller mapping, NOSCRIPT recovery inside a batch, and that
+a failing batch fails every caller with ``StoreUnavailable`` and leaves nothing pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from lychgate.store import StoreUnavailable, open_store
+from lychgate.store import redis as redis_store
+from lychgate.store.base import BucketSpec, Counter, Tally
+from lychgate.usage import Limiter, QuotaSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_900_000_000.0
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    with redis.Redis(port=redis_server.port) as client:
+        client.flushall()
+    return f"redis://127.0.0.1:{redis_server.port}/0"
+
+
+def _count_pipelines(monkeypatch) -> list[list[str]]:
+    """Record the commands of every pipeline the store executes (command names, in order)."""
+    sent: list[list[str]] = []
+    original = Pipeline.execute
+
+    async def execute(self, raise_on_error=True):
+        sent.append([args[0] for args, _ in self.command_stack])
+        return await original(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    return sent
+
+
+def test_each_caller_gets_its_own_reply_in_one_pipeline(redis_url, with_store, monkeypatch):
+    """60 concurrent requests of different shapes, one pipeline: caller i sees its own bucket
+    (burst i + 1), its own counter (limit i) and nobody else's."""
+
+    async def body(store):
+        sent = _count_pipelines(monkeypatch)
+
+        def request(i):
+            buckets = [BucketSpec(f"own-{i}", 0.0, i + 1)] + ([BucketSpec(f"also-{i}", 0.0, 100)] if i % 3 == 0 else [])
+            counters = [Counter(f"own-{i}", "w", i, NOW + 60)] if i % 2 == 0 else []
+            tallies = [Tally(f"usage-{i}", "d", NOW + 60)] if i % 5 == 0 else []
+            return store.consume(buckets, counters, tallies, NOW)
+
+        outcomes = await asyncio.gather(*(request(i) for i in range(60)))
+        return outcomes, sent
+
+    outcomes, sent = with_store(redis_url, body)
+    assert len(sent) == 1 and sent[0][0] == "SCRIPT LOAD" and sent[0][1:] == ["EVALSHA"] * 60
+    for i, outcome in enumerate(outcomes):
+        if i == 0:  # its counter's limit is 0
+            assert outcome.refused == ("counter", 0)
+            assert outcome.tokens == (1.0, 100.0) and outcome.counts == (0,)
+            continue
+        assert outcome.refused is None, (i, outcome)
+        assert outcome.tokens == ((float(i), 99.0) if i % 3 == 0 else (float(i),)), (i, outcome)
+        assert outcome.counts == ((1,) if i % 2 == 0 else ()), (i, outcome)
+
+
+def test_batches_are_bounded_and_flushed_every_turn(redis_url, with_store, monkeypatch):
+    async def body(store):
+        sent = _count_pipelines(monkeypatch)
+        bucket = [BucketSpec("bounded", 0.0, 1000)]
+        first = await asyncio.gather(*(store.consume(bucket, [], [], NOW) for _ in range(200)))
+        alone = await store.consume(bucket, [], [], NOW)  # one request alone is not held back
+        return first, alone, sent
+
+    first, alone, sent = with_store(redis_url, body)
+    scripts = [[c for c in pipeline if c == "EVALSHA"] for pipeline in sent]
+    assert [len(s) for s in scripts] == [64, 64, 64, 8, 1]
+    assert sorted(o.tokens[0] for o in first) == [float(n) for n in range(800, 1000)]
+    assert alone.tokens == (799.0,)
+
+
+def test_concurrent_consumes_never_exceed_burst_plus_refill(redis_url, with_store):
+    """Two stores (two connection pools), 24 tasks each, real time: the bucket admits at most
+    burst + rate x elapsed (+1 for a token completing between the last ``now`` and ``last``)."""
+    rate, burst = 200.0, 25
+    bucket = [BucketSpec("concurrent-bucket", rate, burst)]
+
+    async def body(store):
+        other = open_store(redis_url)
+        try:
+            tally = {"admitted": 0, "refused": 0}
+            first = time.time()
+
+            async def worker(s):
+                while time.time() - first < 0.6:
+                    outcome = await s.consume(bucket, [], [], time.time())
+                    tally["admitted" if outcome.admitted else "refused"] += 1
+
+            await asyncio.gather(*(worker(s) for s in (store, other) for _ in range(24)))
+            return tally, time.time() - first
+        finally:
+            await other.close()
+
+    tally, elapsed = with_store(redis_url, body)
+    assert burst <= tally["admitted"] <= burst + rate * elapsed + 1, (tally, elapsed)
+    assert tally["refused"] > 0, tally
+
+
+def test_quota_admits_exactly_n_across_two_stores(redis_url, with_store):
+    quota = QuotaSpec("two-stores-quota", 120, "MONTH")
+
+    async def body(store):
+        other = open_store(redis_url)
+        try:
+            limiters = [Limiter(store), Limiter(other)]
+            verdicts = await asyncio.gather(*(limiters[n % 2].check([], quota, NOW, usage_key="two-stores")
+                                              for n in range(300)))
+            used = (await limiters[0].check([], quota, NOW)).quota.used
+            return sum(v.admitted for v in verdicts), used, await store.read_tallies("two-stores", ["2030-03-17"])
+        finally:
+            await other.close()
+
+    admitted, used, tallies = with_store(redis_url, body)
+    assert (admitted, used, tallies) == (120, 120, [120])
+
+
+WORKER = """
+import asyncio, json, sys
+from lychgate.store import open_store
+from lychgate.usage import Limiter, QuotaSpec
+
+async def main(url, calls):
+    store = open_store(url)
+    limiter, quota = Limiter(store), QuotaSpec("processes-quota", 150, "MONTH")
+    await store.ping()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    verdicts = await asyncio.gather(*(limiter.check([], quota, 1_900_000_000.0) for _ in range(calls)))
+    await store.close()
+    return sum(v.admitted for v in verdicts)
+
+print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))
+"""
+
+
+def test_quota_admits_exactly_n_across_processes_with_concurrent_tasks(redis_url):
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, redis_url, "120"], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    try:
+        for proc in procs:
+            assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        admitted = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            admitted.append(json.loads(out))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert sum(admitted) == 150, admitted
+
+
+def test_noscript_within_a_batch_is_rerun_with_eval(redis_url, redis_server, with_store, monkeypatch):
+    bucket = [BucketSpec("noscript-bucket", 0.0, 100)]
+    counter = [Counter("noscript-bucket", "w", 1000, NOW + 60)]
+
+    async def body(store):
+        sent = _count_pipelines(monkeypatch)
+        first = await store.consume(bucket, counter, [], NOW)
+        rounds = []
+        for _ in range(2):
+            with redis.Redis(port=redis_server.port) as client:
+                client.script_flush()
+            sent.clear()
+            outcomes = await asyncio.gather(*(store.consume(bucket, counter, [], NOW) for _ in range(20)))
+            rounds.append((outcomes, list(sent)))
+        with redis.Redis(port=redis_server.port) as client:
+            cached = client.script_exists(redis_store.CONSUME_SHA)
+        return first, rounds, cached
+
+    first, rounds, cached = with_store(redis_url, body)
+    assert first.tokens == (99.0,) and first.counts == (1,)
+    for n, (outcomes, sent) in enumerate(rounds):
+        assert sent == [["EVALSHA"] * 20, ["EVAL"] * 20]  # one batch, then its NOSCRIPT scripts again
+        done = 1 + 20 * n
+        assert sorted(o.tokens[0] for o in outcomes) == [99.0 - done - k for k in range(20)][::-1]
+        assert sorted(o.counts[0] for o in outcomes) == [done + 1 + k for k in range(20)]
+    assert cached == [True]  # EVAL cached it again
+
+
+def test_first_batch_loads_the_script_on_an_empty_cache(redis_url, redis_server, with_store, monkeypatch):
+    with redis.Redis(port=redis_server.port) as client:
+        client.script_flush()
+
+    async def body(store):
+        sent = _count_pipelines(monkeypatch)
+        outcomes = await asyncio.gather(*(store.consume([BucketSpec("load", 0.0, 5)], [], [], NOW)
+                                          for _ in range(7)))
+        return [o.admitted for o in outcomes], sent
+
+    admitted, sent = with_store(redis_url, body)
+    assert admitted == [True] * 5 + [False] * 2
+    assert sent == [["SCRIPT LOAD"] + ["EVALSHA"] * 7]
+
+
+def test_redis_killed_mid_batch_fails_every_caller_and_leaves_nothing_pending(private_redis, with_store):
+    """The server is paused (it holds the batch unanswered), then killed: every caller of the
+    batch gets StoreUnavailable, no future stays pending, and the store works after a restart."""
+    url = f"redis://:s3cret-pw@127.0.0.1:{private_redis.port}/0?timeout=5"
+    bucket = [BucketSpec("killed", 0.0, 100)]
+
+    async def body(store):
+        assert (await store.consume(bucket, [], [], NOW)).admitted
+        with redis.Redis(port=private_redis.port, password="s3cret-pw") as client:
+            client.client_pause(10_000, all=True)
+        calls = [asyncio.ensure_future(store.consume(bucket, [], [], NOW)) for _ in range(40)]
+        for _ in range(200):  # until the pipeline is on the wire and waiting for its replies
+            await asyncio.sleep(0.01)
+            if store._batches and not store._queue:
+                break
+        await asyncio.sleep(0.1)
+        in_flight = len(store._batches)
+        private_redis.proc.kill()
+        private_redis.proc.wait(10)
+        started = time.monotonic()
+        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+        waited = time.monotonic() - started
+        left = (len(store._batches), len(store._queue), [c for c in calls if not c.done()])
+        private_redis.proc = None
+        private_redis.start()
+        after = await store.consume(bucket, [], [], NOW)
+        return in_flight, results, waited, left, after
+
+    in_flight, results, waited, left, after = with_store(url, body)
+    assert in_flight == 1
+    assert all(isinstance(r, StoreUnavailable) for r in results), results
+    assert all("ConnectionError" in str(r) and "s3cret-pw" not in str(r) for r in results)
+    assert len({id(r) for r in results}) == 40  # an exception of its own per caller
+    assert waited < 3
+    assert left == (0, 0, [])
+    assert after.admitted and after.tokens == (99.0,)  # the restarted server is empty
+
+
+def test_connection_broken_after_some_replies_fails_the_whole_batch(redis_url, with_store, monkeypatch):
+    """A batch whose connection breaks after 5 of its replies (and again on redis-py's retry):
+    all its callers get StoreUnavailable, even those whose reply had arrived."""
+    original = Pipeline.parse_response
+    replies = {"n": 0}
+
+    async def parse_response(self, connection, command_name, **options):
+        replies["n"] += 1
+        if replies["n"] % 10 > 5:
+            raise RedisConnectionError("connection reset (test)")
+        return await original(self, connection, command_name, **options)
+
+    async def body(store):
+        await store.consume([BucketSpec("warm", 0.0, 5)], [], [], NOW)
+        replies["n"] = 0
+        monkeypatch.setattr(Pipeline, "parse_response", parse_response)
+        results = await asyncio.gather(*(store.consume([BucketSpec(f"broken-{i}", 0.0, 5)], [], [], NOW)
+                                         for i in range(9)), return_exceptions=True)
+        left = (len(store._batches), len(store._queue))
+        monkeypatch.setattr(Pipeline, "parse_response", original)
+        return results, left, await store.consume([BucketSpec("after", 0.0, 5)], [], [], NOW)
+
+    results, left, after = with_store(redis_url, body)
+    assert all(isinstance(r, StoreUnavailable) and "connection reset (test)" in str(r) for r in results), results
+    assert left == (0, 0)
+    assert after.admitted
+
+
+def test_a_cancelled_caller_does_not_disturb_the_others(redis_url, with_store):
+    async def body(store):
+        def call(i):
+            return asyncio.ensure_future(store.consume([BucketSpec(f"cancel-{i}", 0.0, 10)], [], [], NOW))
+
+        queued = [call(i) for i in range(10)]
+        await asyncio.sleep(0)  # every call is queued; the batch is not sent yet
+        queued[3].cancel()
+        first = await asyncio.gather(*queued, return_exceptions=True)
+
+        flying = [call(10 + i) for i in range(10)]
+        while not store._batches:  # the batch is sent
+            await asyncio.sleep(0)
+        flying[4].cancel()
+        second = await asyncio.gather(*flying, return_exceptions=True)
+        after = [await store.consume([BucketSpec(f"cancel-{i}", 0.0, 10)], [], [], NOW) for i in (3, 14)]
+        return first, second, after
+
+    first, second, after = with_store(redis_url, body)
+    for results, cancelled in ((first, 3), (second, 4)):
+        assert isinstance(results[cancelled], asyncio.CancelledError)
+        assert all(r.tokens == (9.0,) for n, r in enumerate(results) if n != cancelled), results
+    assert after[0].tokens == (9.0,)  # cancelled before its batch left: its script was never sent
+    assert after[1].tokens == (8.0,)  # cancelled in flight: the script ran, only the reply was dropped
+
+
+def test_close_waits_for_the_batch_in_flight(redis_url):
+    async def main():
+        store = open_store(redis_url)
+        calls = [asyncio.ensure_future(store.consume([BucketSpec("closing", 0.0, 10)], [], [], NOW))
+                 for _ in range(5)]
+        await asyncio.sleep(0)
+        await store.close()
+        return await asyncio.gather(*calls)
+
+    assert sorted(o.tokens[0] for o in asyncio.run(main())) == [5.0, 6.0, 7.0, 8.0, 9.0]
+
+
+def test_while_a_batch_is_in_flight_the_next_turns_queue_up_into_one(redis_url, redis_server, with_store,
+                                                                     monkeypatch):
+    """The server holds the first pipeline (CLIENT PAUSE); requests of three later turns wait and
+    then go as ONE pipeline, each with its own reply."""
+
+    async def body(store):
+        sent = _count_pipelines(monkeypatch)
+        await store.consume([BucketSpec("warm-up", 0.0, 5)], [], [], NOW)
+        with redis.Redis(port=redis_server.port) as client:
+            client.client_pause(10_000, all=False)  # WRITE: scripts wait, until CLIENT UNPAUSE below
+            try:
+                sent.clear()
+                first = [asyncio.ensure_future(store.consume([BucketSpec("held", 0.0, 100)], [], [], NOW))
+                         for _ in range(5)]
+                later = []
+                for wave in range(3):
+                    await asyncio.sleep(0.02)
+                    later += [asyncio.ensure_future(store.consume([BucketSpec(f"wave-{wave}", 0.0, 10 + wave)],
+                                                                  [], [], NOW)) for _ in range(4)]
+                await asyncio.sleep(0.02)
+                held = (len(store._batches), len(store._queue))
+            finally:
+                client.client_unpause()
+        return held, await asyncio.gather(*first), await asyncio.gather(*later), [len(s) for s in sent]
+
+    held, first, later, sizes = with_store(redis_url, body)
+    assert held == (1, 12)
+    assert sizes == [5, 12]
+    assert sorted(o.tokens[0] for o in first) == [95.0, 96.0, 97.0, 98.0, 99.0]
+    for wave in range(3):
+        burst = 10 + wave
+        assert sorted(o.tokens[0] for o in later[4 * wave:4 * wave + 4]) == [float(burst - n) for n in (4, 3, 2, 1)]
+
+
+@pytest.mark.parametrize("args", [
+    ("EVALSHA", "0" * 40, 3, "lg:{k€y}:b", b"raw\x00bytes", 1.5, 0.1, 1e20, -7, 10**20, "1795604998.9466376"),
+    ("SCRIPT LOAD", "return 1"),
+    (b"SCRIPT LOAD", "return 1"),
+    ("SET", "k", memoryview(b"view")),
+    ("SET", "k", bytearray(b"array")),  # hiredis refuses it: redis-py packs it
+    ("SET", "k", "x" * 10_000),
+])
+def test_hiredis_packing_is_byte_for_byte_redis_pys(args):
+    from redis.asyncio.connection import Connection
+
+    plain, fast = Connection(), redis_store._hiredis_packing(Connection)()
+    assert b"".join(fast.pack_command(*args)) == b"".join(plain.pack_command(*args))
+
+
+@pytest.mark.parametrize("value", [True, None, object()])
+def test_hiredis_packing_refuses_what_redis_py_refuses(value):
+    from redis.asyncio.connection import Connection
+    from redis.exceptions import DataError
+
+    with pytest.raises(DataError):
+        redis_store._hiredis_packing(Connection)().pack_command("SET", "k", value)
+
+
+def test_hiredis_packing_leaves_other_encodings_to_redis_py():
+    from redis.asyncio.connection import Connection
+
+    latin = redis_store._hiredis_packing(Connection)(encoding="latin-1")
+    assert b"".join(latin.pack_command("SET", "k", "é")) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n\xe9\r\n"
