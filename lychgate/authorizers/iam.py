@@ -59,10 +59,22 @@ def authenticate(request: Request, identities: IdentityStore | None, region: str
     """Verify the request's SigV4 signature (header or presigned query) and find its owner."""
     store = identities or IdentityStore()
     result = verify(request.method, request.raw_path, request.raw_query, request.headers, request.body,
-                    lookup=store.credentials, region=region, now=now)
-    if isinstance(result, SigV4Error):
+                    lookup=store.credentials, region=region, now=now, grouped_headers=request.header_map)
+    if type(result) is SigV4Error:
         return _about_this_request(sigv4_error(result), request)
-    return Caller(store.owner(result.access_key_id), result.access_key_id)
+    return _caller(store.owner(result.access_key_id), result.access_key_id)
+
+
+_CALLER_IDENTITY, _CALLER_KEY = Caller.identity.__set__, Caller.access_key_id.__set__
+
+
+def _caller(identity: Identity, access_key_id: str, _new=object.__new__) -> Caller:
+    """``Caller(identity, access_key_id)`` with its slots set directly (a frozen dataclass's
+    ``__init__`` costs several times more, on every signed request)."""
+    caller = _new(Caller)
+    _CALLER_IDENTITY(caller, identity)
+    _CALLER_KEY(caller, access_key_id)
+    return caller
 
 
 def _about_this_request(error: GatewayError, request: Request) -> GatewayError:
