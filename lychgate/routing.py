@@ -23,12 +23,18 @@ class RouteMatch:
     path_parameters: dict[str, str]
 
 
+#: The ``literals`` and ``methods`` of every node that has none: one shared empty dict, never written
+#: to (a node gets a dict of its own before its first entry). Most nodes of a large API have no
+#: literal children or no methods, and an empty dict per node would be most of the router's memory.
+_NONE: dict = {}
+
+
 @dataclass(slots=True)
 class _Node:
-    literals: dict[str, "_Node"] = field(default_factory=dict)
+    literals: dict[str, "_Node"] = field(default_factory=lambda: _NONE)
     param: tuple[str, "_Node"] | None = None
     greedy: tuple[str, "_Node"] | None = None
-    methods: dict[str, Method] = field(default_factory=dict)
+    methods: dict[str, Method] = field(default_factory=lambda: _NONE)
 
 
 class Router:
@@ -38,16 +44,19 @@ class Router:
         self._root = _Node()
         self._default_route: Method | None = None
         self._static: dict[tuple[str, str], Method] = {}
+        segments: dict[str, str] = {}  # one key object per distinct segment text, while building
         for method in methods:
-            self._add(method)
+            self._add(method, segments)
 
-    def _add(self, method: Method) -> None:
+    def _add(self, method: Method, segments: dict[str, str]) -> None:
         if method.resource_path == "$default":
             self._default_route = method
             return
         node = self._root
         for seg in split_path(method.resource_path):
-            node = self._child(node, seg)
+            node = self._child(node, segments.setdefault(seg, seg))
+        if node.methods is _NONE:
+            node.methods = {}
         node.methods[method.http_method] = method
 
     @staticmethod
@@ -58,7 +67,12 @@ class Router:
         if seg.startswith("{") and seg.endswith("}"):
             node.param = node.param or (seg[1:-1], _Node())
             return node.param[1]
-        return node.literals.setdefault(seg, _Node())
+        child = node.literals.get(seg)
+        if child is None:
+            if node.literals is _NONE:
+                node.literals = {}
+            child = node.literals[seg] = _Node()
+        return child
 
     def match(self, http_method: str, raw_path: str) -> RouteMatch | None:
         """The route serving this request, or None (REST: 403 MAT; HTTP API: 404)."""

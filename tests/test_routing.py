@@ -111,3 +111,14 @@ def test_deep_route_does_not_exhaust_the_stack():
     # Found by fuzzing (issue #8): the search once recursed per segment.
     deep = "/" + "/".join(["a"] * 1200)
     assert router("GET " + deep).match("GET", deep + "/b") is None
+
+
+def test_nodes_without_children_share_one_empty_map_that_stays_empty():
+    # Issue #9: a large API's leaves would otherwise hold two empty dicts each.
+    from lychgate import routing
+    tree = router("GET /a", "GET /a/b", "GET /c/{id}", "POST /c/{id}", "ANY /d/{p+}", "GET /a/b/c")
+    assert routing._NONE == {}
+    assert tree.match("GET", "/a/b/c").method.route_key == "GET /a/b/c"
+    assert tree.match("POST", "/c/7").path_parameters == {"id": "7"}
+    assert tree.match("GET", "/a/x") is None and tree.match("GET", "/nope") is None
+    assert routing._NONE == {}

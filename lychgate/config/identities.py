@@ -13,20 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote
 
 from lychgate.config.source import Problems, load_document, pointer
-from lychgate.iam import Policy, PolicyError, PolicySource, Principal, compile_policy
+from lychgate.iam import Policy, PolicyError, PolicySource, Principal, SharedParts, compile_policy
 from lychgate.sigv4 import SigningCredentials
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
-    """An IAM user, or a session of an IAM role, with everything evaluation needs."""
+    """An IAM user, or a session of an IAM role, with everything evaluation needs (slots: a
+    project may declare thousands)."""
 
     arn: str  # user ARN, or session ARN arn:aws:sts::A:assumed-role/R/S
     principal_arn: str  # aws:PrincipalArn: the user ARN, or the role ARN for sessions
@@ -38,20 +38,27 @@ class Identity:
     boundary: Policy | None = None
     role_arn: str | None = None
     issued_at: float | None = None  # temporary credentials only
+    _principal: Principal | None = field(default=None, init=False, repr=False, compare=False)
+    _context_keys: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def principal(self) -> Principal:
-        kind = "AssumedRole" if self.role_arn else "User"
-        return Principal(arn=self.arn, account=self.account, role_arn=self.role_arn,
-                         userid=self.userid, principal_type=kind)
-
-    @cached_property
-    def _context_keys(self) -> dict[str, Any]:
-        return self._build_context_keys()
+        """The caller as the IAM engine sees it; built once."""
+        principal = self._principal
+        if principal is None:
+            kind = "AssumedRole" if self.role_arn else "User"
+            principal = Principal(arn=self.arn, account=self.account, role_arn=self.role_arn,
+                                  userid=self.userid, principal_type=kind)
+            object.__setattr__(self, "_principal", principal)
+        return principal
 
     def context_keys(self) -> dict[str, Any]:
         """The caller's condition keys (spec A7); built once, do not modify the result."""
-        return self._context_keys
+        keys = self._context_keys
+        if keys is None:
+            keys = self._build_context_keys()
+            object.__setattr__(self, "_context_keys", keys)
+        return keys
 
     def _build_context_keys(self) -> dict[str, Any]:
         keys: dict[str, Any] = {
@@ -68,7 +75,7 @@ class Identity:
         return keys
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessKey:
     credentials: SigningCredentials
     identity: Identity
@@ -102,15 +109,17 @@ def unique_id(prefix: str, name: str) -> str:
 
 
 class _Compiler:
-    """Compiles policy documents, recording PolicyErrors as problems at the right pointer."""
+    """Compiles policy documents, recording PolicyErrors as problems at the right pointer. The
+    policies of one load share their equal parts (thousands of users' policies differ in little)."""
 
     def __init__(self, problems: Problems):
         self.problems = problems
+        self.shared = SharedParts()
 
     def compile(self, document: Any, name: str, ptr: str, kind: str = "identity") -> Policy | None:
         source = PolicySource(name=name, file=self.problems.file, pointer=ptr, kind=kind)
         try:
-            return compile_policy(document, source)
+            return compile_policy(document, source, shared=self.shared)
         except PolicyError as exc:
             self.problems.error(ptr + exc.pointer, f"policy {name}: {exc.message}")
             return None
@@ -155,8 +164,9 @@ def _quick_start_users(users: list, account_id: str, problems: Problems) -> dict
         name = user["name"]
         policies = [compiler.compile(doc, f"{name}/inline-{j}", pointer("identities", "users", i, "policies", j))
                     for j, doc in enumerate(user.get("policies") or [])]
+        arn = f"arn:aws:iam::{account_id}:user/{name}"
         identity = Identity(
-            arn=f"arn:aws:iam::{account_id}:user/{name}", principal_arn=f"arn:aws:iam::{account_id}:user/{name}",
+            arn=arn, principal_arn=arn,
             account=account_id, userid=unique_id("AIDA", name), username=name,
             tags=dict(user.get("tags") or {}), policies=tuple(p for p in policies if p is not None))
         out[name] = identity

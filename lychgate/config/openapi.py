@@ -69,7 +69,7 @@ def parse_api(doc: Any, *, api_id: str, file: str, stages: Mapping[str, Stage],
     protocol = protocol or detect_protocol(doc)
     _check_root_extensions(doc, protocol, problems)
     schemes = _security_schemes(doc)
-    methods = _parse_paths(doc, protocol, schemes, file, problems)
+    methods = _parse_paths(doc, protocol, schemes, file, problems, _Shared())
     default_stage = "$default" if protocol == HTTP else "prod"
     endpoint = _object(doc, "x-amazon-apigateway-endpoint-configuration", problems)
     return Api(
@@ -174,7 +174,37 @@ def _scheme_base(doc: dict) -> str:
     return "/components/securitySchemes" if "components" in doc else "/securityDefinitions"
 
 
-def _parse_paths(doc: dict, protocol: str, schemes: dict, file: str, problems: Problems) -> list[Method]:
+class _Shared:
+    """Equal values of a document's methods, kept once: the request parameter maps and the short
+    texts (``GET``, ``HTTP_PROXY``, ...) that every route of a large export repeats."""
+
+    __slots__ = ("maps", "texts")
+
+    def __init__(self) -> None:
+        self.maps: dict[tuple, Mapping[str, str]] = {}
+        self.texts: dict[str, str] = {}
+
+    def text(self, value: str) -> str:
+        return self.texts.setdefault(value, value)
+
+    def str_map(self, raw: Any, ptr: str, problems: Problems) -> Mapping[str, str]:
+        """``_str_map``, one read-only mapping per distinct content."""
+        if not isinstance(raw, dict) or not raw:
+            return _str_map(raw, ptr, problems)
+        try:
+            key = tuple(raw.items())
+            found = self.maps.get(key)
+        except TypeError:  # unhashable values: _str_map reports them
+            return _str_map(raw, ptr, problems)
+        if found is None:
+            found = _str_map(raw, ptr, problems)
+            if found is not EMPTY:
+                self.maps[key] = found
+        return found
+
+
+def _parse_paths(doc: dict, protocol: str, schemes: dict, file: str, problems: Problems,
+                 shared: _Shared) -> list[Method]:
     paths = doc.get("paths")
     if not isinstance(paths, dict):
         problems.expected("/paths", "a mapping of paths to path items", paths)
@@ -189,7 +219,7 @@ def _parse_paths(doc: dict, protocol: str, schemes: dict, file: str, problems: P
             problems.expected(ptr, "a path item (a mapping of methods)", item)
             continue
         for key, op in item.items():
-            method = _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
+            method = _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems, shared)
             if method is not None:
                 methods.append(method)
     return methods
@@ -231,7 +261,7 @@ def _one_variable_name(path: str, seen: dict[tuple, str], ptr: str, problems: Pr
     return True
 
 
-def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems) -> Method | None:
+def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems, shared: _Shared) -> Method | None:
     http_method = OPERATION_KEYS.get(key.lower()) if isinstance(key, str) else None
     op_ptr = ptr + pointer(key)
     if http_method is None:
@@ -253,7 +283,7 @@ def _parse_operation(doc, path, key, op, protocol, schemes, file, ptr, problems)
                          "request validators are not yet enforced: requests are not validated")
     auth = _authorization(doc, op, schemes, op_ptr, problems)
     integration = _parse_integration(op.get("x-amazon-apigateway-integration"), protocol, file,
-                                     op_ptr + pointer("x-amazon-apigateway-integration"), problems)
+                                     op_ptr + pointer("x-amazon-apigateway-integration"), problems, shared)
     return Method(
         http_method=http_method, resource_path=path, source=Source(file, op_ptr),
         integration=integration, operation_id=op.get("operationId"),
@@ -307,7 +337,7 @@ def _apply_scheme(doc, name, scopes, schemes, ptr, result, problems) -> None:
         problems.error(ptr, f"security scheme {name!r} is neither awsSigv4, an API Gateway authorizer nor an x-api-key API key")
 
 
-def _parse_integration(raw, protocol, file, ptr, problems) -> Integration | None:
+def _parse_integration(raw, protocol, file, ptr, problems, shared: _Shared) -> Integration | None:
     if raw is None:
         problems.warning(ptr, "no x-amazon-apigateway-integration: requests to this method answer 500 as in AWS")
         return None
@@ -324,13 +354,13 @@ def _parse_integration(raw, protocol, file, ptr, problems) -> Integration | None
         problems.error(ptr + "/uri", f"a {kind.lower()} integration needs a uri")
         return None
     return Integration(
-        type=kind, source=Source(file, ptr), uri=str(raw.get("uri", "")),
-        http_method=str(raw.get("httpMethod", "")).upper(), timeout_ms=timeout,
-        payload_format_version=str(raw.get("payloadFormatVersion", "2.0" if protocol == HTTP else "1.0")),
-        request_parameters=_str_map(raw.get("requestParameters"), ptr + "/requestParameters", problems),
-        request_templates=_str_map(raw.get("requestTemplates"), ptr + "/requestTemplates", problems),
+        type=shared.text(kind), source=Source(file, ptr), uri=str(raw.get("uri", "")),
+        http_method=shared.text(str(raw.get("httpMethod", "")).upper()), timeout_ms=timeout,
+        payload_format_version=shared.text(str(raw.get("payloadFormatVersion", "2.0" if protocol == HTTP else "1.0"))),
+        request_parameters=shared.str_map(raw.get("requestParameters"), ptr + "/requestParameters", problems),
+        request_templates=shared.str_map(raw.get("requestTemplates"), ptr + "/requestTemplates", problems),
         responses=_integration_responses(raw.get("responses"), ptr + "/responses", problems),
-        passthrough_behavior=str(raw.get("passthroughBehavior", "when_no_match")).upper(),
+        passthrough_behavior=shared.text(str(raw.get("passthroughBehavior", "when_no_match")).upper()),
         content_handling=raw.get("contentHandling"),
     )
 

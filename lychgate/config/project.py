@@ -20,7 +20,7 @@ from lychgate.config.openapi import detect_protocol, parse_api
 from lychgate.config.references import check_references, lambda_function
 from lychgate.config.schema import (AccessLogConfig, ApiConfig, LimitsConfig, LocalIdpConfig, ProjectConfig,
                                     StageConfig, ThrottleConfig)
-from lychgate.config.source import Problems, describe, load_document, pointer
+from lychgate.config.source import Problems, collector_paused, describe, load_document, pointer
 from lychgate.config.identities import load_identities
 from lychgate.errors import ConfigError, Problem
 from lychgate.iam import ApiScope, PolicyError, PolicySource, compile_policy
@@ -58,7 +58,11 @@ def load_project(path: str | Path, *, parameter_overrides: dict[str, str] | None
                  env_vars_file: Path | None = None) -> Project:
     """Load and validate a whole project (lychgate.yaml, or a SAM/CloudFormation template);
     raises ConfigError listing every error found."""
-    path = Path(path)
+    with collector_paused():  # thousands of routes and policies: see collector_paused
+        return _load_project(Path(path), parameter_overrides, env_vars_file)
+
+
+def _load_project(path: Path, parameter_overrides: dict[str, str] | None, env_vars_file: Path | None) -> Project:
     template = _template_for(path)
     if template is not None:
         from lychgate.config.cloudformation import convert_template  # heavy: only for templates

@@ -178,7 +178,8 @@ class CompiledStatement:
     action_miss: tuple[str, None]
     resource_miss: tuple[str, None]
     principal_miss: tuple[str, None]
-    via_records: dict[str, StatementMatch] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # Match records by Principal entry, made on first use (most statements have no Principal).
+    via_records: dict[str, StatementMatch] | None = field(default=None, compare=False, hash=False, repr=False)
 
     def check(self, request: "AuthzRequest") -> tuple[str, CompiledCondition | None] | None:
         """``None`` if the statement applies (spec A6), else (failing element, condition).
@@ -208,11 +209,15 @@ class CompiledStatement:
             return self.record
         entry = self.principals.match(request.principal)
         via = entry[0] if entry else None
-        record = self.via_records.get(via)
+        records = self.via_records
+        if records is None:
+            records = {}
+            object.__setattr__(self, "via_records", records)
+        record = records.get(via)
         if record is None:
             record = StatementMatch(self.source, self.index, self.sid, self.effect, self.file_pointer, via)
-            if len(self.via_records) < 64:
-                self.via_records[via] = record
+            if len(records) < 64:
+                records[via] = record
         return record
 
     def grant_kind(self, request: "AuthzRequest") -> str | None:
@@ -225,7 +230,7 @@ class CompiledStatement:
         return entry[1] if entry else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A compiled policy document.
 
@@ -271,17 +276,42 @@ class _Context:
     source: PolicySource
     substitute: bool
     scope: ApiScope | None
+    shared: "SharedParts | None" = None
+
+
+class SharedParts:
+    """Compiled parts that policies compiled with the same instance share instead of each holding
+    an equal copy: action sets, resource patterns, pointers. A project's identities are thousands
+    of policies that mostly differ in a few strings; every part is immutable, so sharing changes
+    nothing but memory. Keep one for a batch of compilations (a project load), then drop it."""
+
+    __slots__ = ("actions", "templates", "strings")
+
+    def __init__(self) -> None:
+        self.actions: dict[tuple[str, ...], ActionSet] = {}
+        self.templates: dict[tuple[str, bool], tuple[Template, str | None]] = {}
+        self.strings: dict[str, str] = {}
+
+    def string(self, text: str) -> str:
+        return self.strings.setdefault(text, text)
+
+
+_NOTHING: frozenset[str] = frozenset()
+#: The (element, None) miss records of ``CompiledStatement``, one of each.
+_MISSES = {name: (name, None) for name in ("Action", "NotAction", "Resource", "NotResource", "Principal",
+                                           "NotPrincipal")}
 
 
 # ---------------------------------------------------------------- document level
 
 def compile_policy(document: Mapping[str, Any] | str, source: PolicySource, *,
-                   scope: ApiScope | None = None) -> Policy:
+                   scope: ApiScope | None = None, shared: SharedParts | None = None) -> Policy:
     """Validate and compile a policy document (spec A1-A5); raises :class:`PolicyError`.
 
     ``document`` is a mapping or JSON text (URL-encoded JSON, as the raw IAM API
     returns it, is accepted too, spec A8). ``scope`` is the API a resource policy
     belongs to; it is required to expand ``execute-api:/…`` shorthand (spec A3).
+    Policies compiled with the same ``shared`` share their equal parts.
     """
     if source.kind not in KINDS:
         raise ValueError(f"unknown policy kind {source.kind!r}; expected one of {sorted(KINDS)}")
@@ -291,7 +321,7 @@ def compile_policy(document: Mapping[str, Any] | str, source: PolicySource, *,
     _check_members(doc, "", _DOCUMENT_MEMBERS, "policy")
     declared = _version(doc)
     policy_id = _policy_id(doc, source)
-    ctx = _Context(source, declared == VERSION_2012, scope)
+    ctx = _Context(source, declared == VERSION_2012, scope, shared)
     statements = tuple(_compile_statement(raw, i, ptr, ctx)
                        for i, (raw, ptr) in enumerate(_statement_list(doc)))
     return Policy(source, statements, declared or VERSION_2008, declared, policy_id)
@@ -400,19 +430,21 @@ def _compile_statement(raw: Any, index: int, pointer: str, ctx: _Context) -> Com
     act_name, act_raw = _pick(raw, pointer, "Action", "NotAction", required=True)
     res_name, res_raw = _pick(raw, pointer, "Resource", "NotResource", required=ctx.source.kind != "trust")
     principals, not_principal = _principal_element(raw, pointer, ctx.source.kind)
-    actions = compile_actions(act_raw, join_pointer(pointer, act_name))
+    actions = _shared_actions(act_raw, join_pointer(pointer, act_name), ctx.shared)
     resources = compile_resources(res_raw if res_name else "*", join_pointer(pointer, res_name or "Resource"),
-                                  substitute=ctx.substitute, scope=ctx.scope, negated=res_name == "NotResource")
+                                  substitute=ctx.substitute, scope=ctx.scope, negated=res_name == "NotResource",
+                                  shared=ctx.shared)
     conditions = compile_conditions(raw["Condition"], join_pointer(pointer, "Condition"),
                                     substitute=ctx.substitute) if "Condition" in raw else ()
     file_pointer = ctx.source.pointer + pointer
+    if ctx.shared is not None:
+        pointer = ctx.shared.string(pointer)
     return CompiledStatement(
         index, sid, effect, effect == "Deny", pointer, file_pointer, ctx.source,
         actions, act_name == "NotAction", resources, res_name == "NotResource",
         principals, not_principal, conditions, _context_keys(resources, conditions),
         StatementMatch(ctx.source, index, sid, effect, file_pointer),
-        (act_name, None), (res_name or "Resource", None),
-        ("NotPrincipal" if not_principal else "Principal", None))
+        _MISSES[act_name], _MISSES[res_name or "Resource"], _MISSES["NotPrincipal" if not_principal else "Principal"])
 
 
 def _sid(raw: Mapping[str, Any], pointer: str, kind: str) -> str | None:
@@ -478,6 +510,22 @@ def _context_keys(resources: ResourceSet, conditions: tuple[CompiledCondition, .
 
 # ---------------------------------------------------------------- Action
 
+def _shared_actions(raw: Any, pointer: str, shared: SharedParts | None) -> ActionSet:
+    """``compile_actions``, one ActionSet per distinct list of actions of ``shared``'s policies."""
+    if shared is None:
+        return compile_actions(raw, pointer)
+    try:
+        key = (raw,) if isinstance(raw, str) else tuple(raw) if isinstance(raw, list) else None
+        found = shared.actions.get(key) if key is not None else None
+    except TypeError:  # a list with unhashable items: compile_actions reports it
+        key = found = None
+    if found is None:
+        found = compile_actions(raw, pointer)
+        if key is not None:
+            shared.actions[key] = found
+    return found
+
+
 def compile_actions(raw: Any, pointer: str) -> ActionSet:
     """Compile Action/NotAction: ``service:action`` globs, case-insensitive (spec A2)."""
     values = string_list(raw, pointer, "an action such as \"execute-api:Invoke\"")
@@ -487,7 +535,7 @@ def compile_actions(raw: Any, pointer: str) -> ActionSet:
                                    f"allowed in the name), found {text!r}")
     texts = tuple(text for text, _ in values)
     lowered = [t.lower() for t in texts if t != "*"]
-    exact = frozenset(t for t in lowered if not has_wildcard(t))
+    exact = frozenset(t for t in lowered if not has_wildcard(t)) or _NOTHING
     prefixes = tuple(t[:-1] for t in lowered if _is_prefix_glob(t))
     globs = [t for t in lowered if has_wildcard(t) and not _is_prefix_glob(t)]
     return ActionSet(texts, "*" in texts, exact, prefixes, compile_globs([[(g, True)] for g in globs], arn=False))
@@ -501,22 +549,38 @@ def _is_prefix_glob(text: str, min_colons: int = 1) -> bool:
 # ---------------------------------------------------------------- Resource
 
 def compile_resources(raw: Any, pointer: str, *, substitute: bool, scope: ApiScope | None,
-                      negated: bool = False) -> ResourceSet:
+                      negated: bool = False, shared: SharedParts | None = None) -> ResourceSet:
     """Compile Resource/NotResource patterns (spec A2 segment rule, A3 shorthand, A5 variables)."""
     values = string_list(raw, pointer, "a resource ARN or \"*\"")
-    patterns, templates = [], []
+    patterns, templates, prefixes = [], [], []
     for text, ptr in values:
         expanded = _expand(text, ptr, scope)
         patterns.append(expanded)
-        templates.append(_resource_template(expanded, ptr, substitute))
+        template, prefix = _shared_template(expanded, ptr, substitute, shared)
+        templates.append(template)
+        if prefix is not None:
+            prefixes.append(prefix)
     static = [t for t in templates if t.is_static and t.raw != "*"]
-    exact = frozenset(t.literal() for t in static if not _active_wildcards(t))
-    prefixes = tuple(t.raw[:-1] for t in static if _is_plain_prefix(t))
+    exact = frozenset(t.literal() for t in static if not _active_wildcards(t)) or _NOTHING
     globs = compile_globs([t.glob_pieces() for t in static if _active_wildcards(t) and not _is_plain_prefix(t)],
                           arn=True)
     dynamic = tuple(t for t in templates if not t.is_static)
-    return ResourceSet(tuple(patterns), "*" in patterns, exact, prefixes, globs, dynamic, tuple(templates),
+    return ResourceSet(tuple(patterns), "*" in patterns, exact, tuple(prefixes), globs, dynamic, tuple(templates),
                        unresolved_matches=negated)
+
+
+def _shared_template(text: str, pointer: str, substitute: bool,
+                     shared: SharedParts | None) -> tuple[Template, str | None]:
+    """A pattern's template, and the prefix it tests if it is a plain ``…/*`` pattern (else None);
+    one of each per distinct pattern of ``shared``'s policies."""
+    found = shared.templates.get((text, substitute)) if shared is not None else None
+    if found is None:
+        template = _resource_template(text, pointer, substitute)
+        plain = template.is_static and template.raw != "*" and _is_plain_prefix(template)
+        found = (template, template.raw[:-1] if plain else None)
+        if shared is not None:
+            shared.templates[text, substitute] = found
+    return found
 
 
 def _is_plain_prefix(template: Template) -> bool:

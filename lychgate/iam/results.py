@@ -24,7 +24,7 @@ class Decision(enum.Enum):
     IMPLICIT_DENY = "implicitDeny"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicySource:
     """Where a policy came from, for explanations."""
 
@@ -34,7 +34,7 @@ class PolicySource:
     kind: str = "identity"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatementMatch:
     """A statement that applied. ``principal`` is the Principal entry that matched the caller."""
 
@@ -46,7 +46,7 @@ class StatementMatch:
     principal: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatementMiss:
     """A statement that did not apply, the element that failed and why."""
 
