@@ -10,6 +10,7 @@ A trailing slash is ignored; ``/{proxy+}`` does not match the root.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 from urllib.parse import unquote
@@ -44,17 +45,16 @@ class Router:
         self._root = _Node()
         self._default_route: Method | None = None
         self._static: dict[tuple[str, str], Method] = {}
-        segments: dict[str, str] = {}  # one key object per distinct segment text, while building
         for method in methods:
-            self._add(method, segments)
+            self._add(method)
 
-    def _add(self, method: Method, segments: dict[str, str]) -> None:
+    def _add(self, method: Method) -> None:
         if method.resource_path == "$default":
             self._default_route = method
             return
         node = self._root
         for seg in split_path(method.resource_path):
-            node = self._child(node, segments.setdefault(seg, seg))
+            node = self._child(node, sys.intern(seg))  # one key object per distinct segment text
         if node.methods is _NONE:
             node.methods = {}
         node.methods[method.http_method] = method

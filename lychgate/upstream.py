@@ -108,10 +108,7 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if not self.parser.should_keep_alive():
             self.alive = False
-        # _finish inline: this is every response's way out
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(UpstreamResponse(self.parser.get_status_code(), self.headers, b"".join(self.body)))
+        self._finish()
 
     def _finish(self) -> None:
         waiter, self.waiter = self.waiter, None
@@ -192,10 +189,7 @@ class UpstreamPool:
         except BaseException:  # timeout or cancellation: the connection's state is unknown
             conn.transport.close()
             raise
-        if conn.alive and len(idle) < MAX_IDLE_PER_ORIGIN:  # back to the pool (_release inline)
-            idle.append(conn)
-        else:
-            conn.transport.close()
+        self._release(origin, conn)
         return response
 
     async def _exchange_fresh(self, origin, head: bytes, body: bytes, head_only: bool,

@@ -28,7 +28,7 @@ INVOKE = "execute-api:Invoke"
 EXECUTE_API_ACTIONS = ("execute-api:invoke", "execute-api:invalidatecache", "execute-api:managetoconnections")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per signed request: a frozen dataclass's __init__ costs several times more
 class Caller:
     """An authenticated SigV4 caller."""
 
@@ -62,19 +62,7 @@ def authenticate(request: Request, identities: IdentityStore | None, region: str
                     lookup=store.credentials, region=region, now=now, grouped_headers=request.header_map)
     if type(result) is SigV4Error:
         return _about_this_request(sigv4_error(result), request)
-    return _caller(store.owner(result.access_key_id), result.access_key_id)
-
-
-_CALLER_IDENTITY, _CALLER_KEY = Caller.identity.__set__, Caller.access_key_id.__set__
-
-
-def _caller(identity: Identity, access_key_id: str, _new=object.__new__) -> Caller:
-    """``Caller(identity, access_key_id)`` with its slots set directly (a frozen dataclass's
-    ``__init__`` costs several times more, on every signed request)."""
-    caller = _new(Caller)
-    _CALLER_IDENTITY(caller, identity)
-    _CALLER_KEY(caller, access_key_id)
-    return caller
+    return Caller(store.owner(result.access_key_id), result.access_key_id)
 
 
 def _about_this_request(error: GatewayError, request: Request) -> GatewayError:

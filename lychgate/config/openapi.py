@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -175,17 +176,13 @@ def _scheme_base(doc: dict) -> str:
 
 
 class _Shared:
-    """Equal values of a document's methods, kept once: the request parameter maps and the short
-    texts (``GET``, ``HTTP_PROXY``, ...) that every route of a large export repeats."""
+    """Equal values of a document's methods, kept once: the request parameter maps that every
+    route of a large export repeats (its short texts, ``GET``, ``HTTP_PROXY``…, are interned)."""
 
-    __slots__ = ("maps", "texts")
+    __slots__ = ("maps",)
 
     def __init__(self) -> None:
         self.maps: dict[tuple, Mapping[str, str]] = {}
-        self.texts: dict[str, str] = {}
-
-    def text(self, value: str) -> str:
-        return self.texts.setdefault(value, value)
 
     def str_map(self, raw: Any, ptr: str, problems: Problems) -> Mapping[str, str]:
         """``_str_map``, one read-only mapping per distinct content."""
@@ -354,13 +351,13 @@ def _parse_integration(raw, protocol, file, ptr, problems, shared: _Shared) -> I
         problems.error(ptr + "/uri", f"a {kind.lower()} integration needs a uri")
         return None
     return Integration(
-        type=shared.text(kind), source=Source(file, ptr), uri=str(raw.get("uri", "")),
-        http_method=shared.text(str(raw.get("httpMethod", "")).upper()), timeout_ms=timeout,
-        payload_format_version=shared.text(str(raw.get("payloadFormatVersion", "2.0" if protocol == HTTP else "1.0"))),
+        type=sys.intern(kind), source=Source(file, ptr), uri=str(raw.get("uri", "")),
+        http_method=sys.intern(str(raw.get("httpMethod", "")).upper()), timeout_ms=timeout,
+        payload_format_version=sys.intern(str(raw.get("payloadFormatVersion", "2.0" if protocol == HTTP else "1.0"))),
         request_parameters=shared.str_map(raw.get("requestParameters"), ptr + "/requestParameters", problems),
         request_templates=shared.str_map(raw.get("requestTemplates"), ptr + "/requestTemplates", problems),
         responses=_integration_responses(raw.get("responses"), ptr + "/responses", problems),
-        passthrough_behavior=shared.text(str(raw.get("passthroughBehavior", "when_no_match")).upper()),
+        passthrough_behavior=sys.intern(str(raw.get("passthroughBehavior", "when_no_match")).upper()),
         content_handling=raw.get("contentHandling"),
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import unquote
@@ -281,19 +282,15 @@ class _Context:
 
 class SharedParts:
     """Compiled parts that policies compiled with the same instance share instead of each holding
-    an equal copy: action sets, resource patterns, pointers. A project's identities are thousands
+    an equal copy: action sets and resource patterns (pointers are interned). A project's identities are thousands
     of policies that mostly differ in a few strings; every part is immutable, so sharing changes
     nothing but memory. Keep one for a batch of compilations (a project load), then drop it."""
 
-    __slots__ = ("actions", "templates", "strings")
+    __slots__ = ("actions", "templates")
 
     def __init__(self) -> None:
         self.actions: dict[tuple[str, ...], ActionSet] = {}
         self.templates: dict[tuple[str, bool], tuple[Template, str | None]] = {}
-        self.strings: dict[str, str] = {}
-
-    def string(self, text: str) -> str:
-        return self.strings.setdefault(text, text)
 
 
 _NOTHING: frozenset[str] = frozenset()
@@ -438,7 +435,7 @@ def _compile_statement(raw: Any, index: int, pointer: str, ctx: _Context) -> Com
                                     substitute=ctx.substitute) if "Condition" in raw else ()
     file_pointer = ctx.source.pointer + pointer
     if ctx.shared is not None:
-        pointer = ctx.shared.string(pointer)
+        pointer = sys.intern(pointer)
     return CompiledStatement(
         index, sid, effect, effect == "Deny", pointer, file_pointer, ctx.source,
         actions, act_name == "NotAction", resources, res_name == "NotResource",

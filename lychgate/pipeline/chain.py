@@ -59,24 +59,11 @@ class Pipeline:
 
     async def run(self, ctx: RequestContext) -> None:
         """Run the request and response phases; ``ctx.response`` is set afterwards."""
-        # The stage loops are written out here rather than in a helper: this is every request's path.
         try:
-            for stage, is_async in self.locate_stages:
-                if is_async:
-                    await stage(ctx)
-                else:
-                    stage(ctx)
-                if ctx.response is not None:
-                    break
-            else:
+            await self._until_response(self.locate_stages, ctx)
+            if ctx.response is None:
                 ctx.plan = self.plan_for(ctx)
-                for stage, is_async in ctx.plan.request:
-                    if is_async:
-                        await stage(ctx)
-                    else:
-                        stage(ctx)
-                    if ctx.response is not None:
-                        break
+                await self._until_response(ctx.plan.request, ctx)
         except GatewayError as exc:
             self._answer_error(ctx, exc)
         except Exception as exc:
@@ -88,6 +75,16 @@ class Pipeline:
             self._answer_error(ctx, ApiConfigurationError(detail="no stage produced a response"))
         self._run_guarded(ctx.plan.response if ctx.plan else self.response_stages, ctx)
         ctx.response_latency_ms = int((time.perf_counter() - ctx.started) * 1000)
+
+    @staticmethod
+    async def _until_response(stages: Sequence[tuple[Stage, bool]], ctx: RequestContext) -> None:
+        for stage, is_async in stages:
+            if is_async:
+                await stage(ctx)
+            else:
+                stage(ctx)
+            if ctx.response is not None:
+                return
 
     def plan_for(self, ctx: RequestContext) -> Plan:
         """The plan of the located stage and route, made on first use."""

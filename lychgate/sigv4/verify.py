@@ -32,7 +32,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
@@ -52,9 +52,9 @@ from .canonical import (
     query_pairs,
     sha256_hex,
     signature_from_pads,
+    signed_header_names,
     string_to_sign,
 )
-from .canonical import _sha256
 
 __all__ = [
     "AuthorizationParts",
@@ -86,15 +86,17 @@ _SDK_AUTHORIZATION = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]*[^, \t\r\n\v
 # text, which repeats from call to call. Bounded: emptied when full; long texts are not kept.
 _CANONICAL_PATHS: dict[str, str] = {}
 _CANONICAL_QUERIES: dict[str, str] = {}
-_CANONICAL_MAX, _CANONICAL_MAX_LENGTH = 1024, 512
+_SIGNED_NAMES: dict[str, tuple[tuple[str, ...], str, bool, bool]] = {}  # see _signed_names
+_CANONICAL_MAX, _SIGNED_NAMES_MAX, _REMEMBERED_MAX_LENGTH = 1024, 256, 512
 
 
-def _remember(cache: dict[str, str], raw: str, canonical: str) -> str:
-    if len(raw) <= _CANONICAL_MAX_LENGTH:
-        if len(cache) >= _CANONICAL_MAX:
+def _remember(cache: dict, raw: str, value, most: int):
+    """Keep ``value`` for ``raw`` in one of the caches above (at most ``most`` entries); returns ``value``."""
+    if len(raw) <= _REMEMBERED_MAX_LENGTH:
+        if len(cache) >= most:
             cache.clear()
-        cache[raw] = canonical
-    return canonical
+        cache[raw] = value
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ class SigV4Error:
     detail: str  # one-line human explanation (ours, not AWS's)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per signed request: a frozen dataclass's __init__ costs several times more
 class Verified:
     """A request whose signature checked out."""
 
@@ -138,24 +140,6 @@ class Verified:
     region: str
     service: str
     signed_headers: tuple[str, ...] = ()
-
-
-_VERIFIED_SET = tuple(Verified.__dict__[f.name].__set__ for f in fields(Verified))
-
-
-def _verified(credentials: SigningCredentials, access_key_id: str, signed_at: float, form: str, region: str,
-              service: str, signed_headers: tuple[str, ...], _new=object.__new__, _set=_VERIFIED_SET) -> Verified:
-    """``Verified(...)``, built by setting its slots directly (the frozen dataclass's ``__init__``
-    goes through ``object.__setattr__`` per field, twice as slow on every verified request)."""
-    result = _new(Verified)
-    _set[0](result, credentials)
-    _set[1](result, access_key_id)
-    _set[2](result, signed_at)
-    _set[3](result, form)
-    _set[4](result, region)
-    _set[5](result, service)
-    _set[6](result, signed_headers)
-    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,21 +445,14 @@ def _check_signed(auth: _Auth, require_signed_date: bool) -> SigV4Error | None:
     return None
 
 
-_SIGNED_NAMES: dict[str, tuple[tuple[str, ...], str, bool, bool]] = {}
-_SIGNED_NAMES_MAX = 256
-
-
 def _signed_names(signed_raw: str) -> tuple[tuple[str, ...], str, bool, bool]:
-    """SignedHeaders value -> (sorted lower-case names, their ``;`` line, host signed, X-Amz-Date signed).
-
-    A client signs the same header set on every call: remembered (bounded, short values only).
-    """
-    names = tuple(sorted(signed_raw.lower().split(";")))
-    found = (names, ";".join(names), "host" in names or ":authority" in names, "x-amz-date" in names)
-    if len(signed_raw) <= 512:
-        if len(_SIGNED_NAMES) >= _SIGNED_NAMES_MAX:
-            _SIGNED_NAMES.clear()
-        _SIGNED_NAMES[signed_raw] = found
+    """SignedHeaders value -> (sorted lower-case names, their ``;`` line, host signed, X-Amz-Date
+    signed); a client signs the same header set on every call, so it is remembered."""
+    found = _SIGNED_NAMES.get(signed_raw)
+    if found is None:
+        names = tuple(signed_header_names(signed_raw))
+        found = _remember(_SIGNED_NAMES, signed_raw, (names, ";".join(names), "host" in names or ":authority" in names,
+                                                     "x-amz-date" in names), _SIGNED_NAMES_MAX)
     return found
 
 
@@ -645,7 +622,7 @@ def verify(
                or _check_token(auth.token, creds, now))
     if failure is not None:
         return failure
-    return _verified(creds, key_id, auth.epoch, auth.form, region, service, tuple(auth.signed))
+    return Verified(creds, key_id, auth.epoch, auth.form, region, service, tuple(auth.signed))
 
 
 def _verify_sdk_header(method: str, raw_path: str, raw_query: str, body: bytes, grouped: Mapping[str, list[str]],
@@ -672,8 +649,7 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, body: bytes, 
     if epoch is None or epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS:
         return None
     credential, signed_raw, sent = parts.groups()
-    signed = _SIGNED_NAMES.get(signed_raw) or _signed_names(signed_raw)
-    names, signed_line, host_signed, date_signed = signed
+    names, signed_line, host_signed, date_signed = _signed_names(signed_raw)
     if not host_signed or require_signed_date and not date_signed:
         return None
     fields_ = credential.split("/")
@@ -688,44 +664,25 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, body: bytes, 
         if ("X-Amz-Algorithm" in raw_query or "%" in raw_query) and any(
                 name == "X-Amz-Algorithm" for name, _ in pairs):
             return None  # also presigned: the general path's error
-        query = _remember(_CANONICAL_QUERIES, raw_query, canonical_query_from_pairs(pairs))
+        query = _remember(_CANONICAL_QUERIES, raw_query, canonical_query_from_pairs(pairs), _CANONICAL_MAX)
 
     creds = lookup(key_id)
     if creds is None:
         return _error(SigV4ErrorKind.UNRECOGNIZED_CLIENT, _MSG_UNKNOWN_KEY,
                       f"access key id {key_id!r} is not known")
     body_hash = sha256_hex(body) if body else EMPTY_SHA256
-    if "x-amz-content-sha256" in grouped:
-        payload, refusal = _payload_hash(grouped, body_hash, allow_unsigned)
-    else:
-        payload, refusal = body_hash, None
+    payload, refusal = _payload_hash(grouped, body_hash, allow_unsigned)
     uri = _CANONICAL_PATHS.get(raw_path)
     if uri is None:
-        uri = _remember(_CANONICAL_PATHS, raw_path, canonical_uri(raw_path))
-    lines = []
-    for name in names:  # canonical_headers, for one value per name (the rule): no call, no join
-        values = grouped.get(name)
-        if values is None or len(values) != 1:
-            block = canonical_headers(grouped, names)
-            break
-        value = values[0].strip(_WS)
-        if "  " in value or not value.isprintable():
-            block = canonical_headers(grouped, names)
-            break
-        lines.append(f"{name}:{value}\n")
-    else:
-        block = "".join(lines)
-    canonical = f"{method}\n{uri}\n{query}\n{block}\n{signed_line}\n{payload}"
+        uri = _remember(_CANONICAL_PATHS, raw_path, canonical_uri(raw_path), _CANONICAL_MAX)
+    block = canonical_headers(grouped, names)
     scope = credential[len(key_id) + 1:]
-    sts = f"{ALGORITHM}\n{iso}\n{scope}\n{_sha256(encode_utf8(canonical)).hexdigest()}"
-    pads = _signing_pads(creds.secret_access_key, date, region, service)
-    inner, outer = pads[0].copy(), pads[1].copy()
-    inner.update(encode_utf8(sts))
-    outer.update(inner.digest())
-    if refusal is None and sent.isascii() and hmac.compare_digest(outer.hexdigest(), sent):
+    sts = string_to_sign(iso, scope, assemble_canonical_request(method, uri, query, block, signed_line, payload))
+    expected = signature_from_pads(_signing_pads(creds.secret_access_key, date, region, service), sts)
+    if refusal is None and sent.isascii() and hmac.compare_digest(expected, sent):
         token = grouped.get("x-amz-security-token")
         failure = _check_token(token[0] if token else None, creds, now)
         if failure is not None:
             return failure
-        return _verified(creds, key_id, epoch, "header", region, service, names)
+        return Verified(creds, key_id, epoch, "header", region, service, names)
     return _signature_failure(method, uri, query, block, signed_line, payload, body_hash, refusal, iso, scope)

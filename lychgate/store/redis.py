@@ -434,8 +434,7 @@ class RedisStore:
 
 def _consume_args(buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally],
                   now: float) -> list[Any]:
-    """numkeys, KEYS and ARGV of CONSUME for a whole request: ``_script_input`` for one group,
-    written for speed (it runs on every request)."""
+    """numkeys, KEYS and ARGV of CONSUME (or REFUND) for these buckets, counters and tallies."""
     nb, nc, nt = len(buckets), len(counters), len(tallies)
     cmd: list[Any] = [nb + nc + nt]
     argv: list[Any] = [repr(float(now)), nb, nc, nt]
@@ -444,10 +443,10 @@ def _consume_args(buckets: Sequence[BucketSpec], counters: Sequence[Counter], ta
         argv += (repr(float(b.rate)), b.burst)
     for c in counters:
         cmd.append(counter_name(c.key, c.window))
-        argv += (c.limit, max(1, math.ceil(c.expires_at - now)))  # _ttl, inlined
+        argv += (c.limit, _ttl(c.expires_at, now))
     for t in tallies:
         cmd.append(tally_name(t.key, t.window))
-        argv.append(max(1, math.ceil(t.expires_at - now)))
+        argv.append(_ttl(t.expires_at, now))
     cmd += argv
     return cmd
 
@@ -483,17 +482,11 @@ def _hiredis_packing(cls: type[AbstractConnection]) -> type[AbstractConnection]:
 
 def _script_input(group: _Group, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
                   tallies: Sequence[Tally], now: float) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV for CONSUME/REFUND, in the layout the scripts read."""
-    keys = [bucket_name(buckets[i].key) for i in group.buckets]
-    keys += [counter_name(counters[i].key, counters[i].window) for i in group.counters]
-    keys += [tally_name(tallies[i].key, tallies[i].window) for i in group.tallies]
-    args: list[Any] = [repr(float(now)), len(group.buckets), len(group.counters), len(group.tallies)]
-    for i in group.buckets:
-        args += [repr(float(buckets[i].rate)), buckets[i].burst]
-    for i in group.counters:
-        args += [counters[i].limit, _ttl(counters[i].expires_at, now)]
-    args += [_ttl(tallies[i].expires_at, now) for i in group.tallies]
-    return keys, args
+    """KEYS and ARGV for CONSUME/REFUND of one group, in the layout the scripts read."""
+    command = _consume_args([buckets[i] for i in group.buckets], [counters[i] for i in group.counters],
+                            [tallies[i] for i in group.tallies], now)
+    numkeys = command[0]
+    return command[1:1 + numkeys], command[1 + numkeys:]
 
 
 def _validate(url: str, parts: Any, cluster: bool) -> None:

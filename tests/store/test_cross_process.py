@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import run_released
 from lychgate.usage import BucketSpec, Limiter, QuotaSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,26 +19,7 @@ WORKERS = 3
 def hammer(url: str, seconds: float, calls: int, rate: float, burst: int, limit: int) -> list[dict]:
     """Start WORKERS processes, release them together, return their tallies."""
     cmd = [sys.executable, str(HAMMER), url, str(seconds), str(calls), str(rate), str(burst), str(limit)]
-    procs = [subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(WORKERS)]
-    try:
-        for proc in procs:
-            line = proc.stdout.readline()
-            assert line == "ready\n", line + proc.stderr.read()
-        for proc in procs:
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        results = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            results.append(json.loads(out))
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+    return run_released([cmd] * WORKERS, ROOT)
 
 
 def _overlapped(results: list[dict]) -> bool:

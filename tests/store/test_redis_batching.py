@@ -8,8 +8,6 @@ a failing batch fails every caller with ``StoreUnavailable`` and leaves nothing 
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ import redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from helpers import run_released
 from lychgate.store import StoreUnavailable, open_store
 from lychgate.store import redis as redis_store
 from lychgate.store.base import BucketSpec, Counter, Tally
@@ -156,24 +155,7 @@ print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))
 
 
 def test_quota_admits_exactly_n_across_processes_with_concurrent_tasks(redis_url):
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, redis_url, "120"], cwd=ROOT, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    try:
-        for proc in procs:
-            assert proc.stdout.readline() == "ready\n", proc.stderr.read()
-        for proc in procs:
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        admitted = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            admitted.append(json.loads(out))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+    admitted = run_released([[sys.executable, "-c", WORKER, redis_url, "120"]] * 3, ROOT)
     assert sum(admitted) == 150, admitted
 
 
