@@ -10,7 +10,6 @@ A trailing slash is ignored; ``/{proxy+}`` does not match the root.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 from urllib.parse import unquote
@@ -45,16 +44,19 @@ class Router:
         self._root = _Node()
         self._default_route: Method | None = None
         self._static: dict[tuple[str, str], Method] = {}
+        # One key object per distinct segment text, while building (not sys.intern: its table would
+        # keep an entry per segment for the life of the process).
+        segments: dict[str, str] = {}
         for method in methods:
-            self._add(method)
+            self._add(method, segments)
 
-    def _add(self, method: Method) -> None:
+    def _add(self, method: Method, segments: dict[str, str]) -> None:
         if method.resource_path == "$default":
             self._default_route = method
             return
         node = self._root
         for seg in split_path(method.resource_path):
-            node = self._child(node, sys.intern(seg))  # one key object per distinct segment text
+            node = self._child(node, segments.setdefault(seg, seg))
         if node.methods is _NONE:
             node.methods = {}
         node.methods[method.http_method] = method
