@@ -52,6 +52,12 @@ class Request:
         values = self.header_map.get(lname)
         return values[0] if values else default
 
+    def header_values(self, lname: str) -> list[str]:
+        """Every value of a header, named in lower case, in received order (do not mutate)."""
+        if self._lower is None and len(self.headers) <= 8:
+            return [value for key, value in self.headers if key.lower() == lname]
+        return self.header_map.get(lname) or []
+
     @property
     def query(self) -> list[tuple[str, str]]:
         """Decoded query pairs in order; a key without ``=`` has an empty value."""

@@ -15,7 +15,6 @@ an explicit deny", no covering Allow → 403). HTTP API payloads 1.0/2.0 and sim
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -72,6 +71,7 @@ class IdentitySource:
     expression: str  # as written, e.g. "method.request.header.Authorization"
     kind: str
     name: str
+    header: str = ""  # header sources: the name in lower case, as looked up
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +173,8 @@ def _identity_source(text: str, protocol: str) -> IdentitySource:
     forms = _REST_SOURCES if protocol == REST else _HTTP_SOURCES
     for prefix, kind in forms:
         if text.startswith(prefix) and len(text) > len(prefix):
-            return IdentitySource(text, kind, text[len(prefix):])
+            name = text[len(prefix):]
+            return IdentitySource(text, kind, name, name.lower() if kind == "header" else "")
     if protocol == REST and text.startswith("method.request.path."):
         raise ValueError(f"identitySource {text!r}: path parameters cannot be identity sources (spec §5.2)")
     expected = ", ".join(f"{prefix}<name>" for prefix, _ in forms)
@@ -256,8 +257,8 @@ def _source_value(source: IdentitySource, config: AuthorizerConfig, facts: Invoc
     """One identity value. Repeated headers / query keys: REST takes the last (as the event's
     single-value maps do), HTTP APIs join them with commas (as payload 2.0 does) [choice]."""
     request = facts.request
-    if source.kind == "header":
-        values = request.header_map.get(source.name.lower())
+    if source.header:
+        values = request.header_values(source.header)
     elif source.kind == "querystring":
         values = [v for k, v in request.query if k == source.name]  # case-sensitive (spec §5.5)
     elif source.kind == "stageVariables":
@@ -273,8 +274,12 @@ def _source_value(source: IdentitySource, config: AuthorizerConfig, facts: Invoc
 def identity_values(config: AuthorizerConfig, facts: InvocationFacts,
                     context_value: ContextValue | None = None) -> tuple[tuple[str, ...], IdentitySource | None]:
     """The identity source values, and the first source that is missing or empty (spec §5.1/5.2/5.5)."""
+    sources = config.identity_sources
+    if len(sources) == 1:  # the usual case (always, for TOKEN authorizers)
+        value = _source_value(sources[0], config, facts, context_value)
+        return ((value,), None) if value else ((), sources[0])
     values = []
-    for source in config.identity_sources:
+    for source in sources:
         value = _source_value(source, config, facts, context_value)
         if not value:
             return tuple(values), source
@@ -292,26 +297,25 @@ def cache_key(config: AuthorizerConfig, facts: InvocationFacts, values: tuple[st
 def authorizer_event(config: AuthorizerConfig, facts: InvocationFacts, method_arn: str,
                      values: tuple[str, ...]) -> dict:
     """The event the authorizer receives (spec §5.1, §5.2, §5.5)."""
-    if facts.authorizer is not None:
-        facts = dataclasses.replace(facts, authorizer=None)
     if config.type == "TOKEN":
         return {"type": "TOKEN", "authorizationToken": values[0], "methodArn": method_arn}
     if config.protocol == REST:
-        return {"type": "REQUEST", "methodArn": method_arn, **_without_body(proxy_event_v1(facts))}
+        return {"type": "REQUEST", "methodArn": method_arn, **_request_fields(proxy_event_v1(facts))}
     if config.payload_version == "1.0":
         joined = ",".join(values)
-        fields = _without_body(proxy_event_v1(facts))
+        fields = _request_fields(proxy_event_v1(facts))
         return {"version": "1.0", "type": "REQUEST", "methodArn": method_arn, "identitySource": joined,
                 "authorizationToken": joined, **fields}
-    fields = _without_body(proxy_event_v2(facts))
+    fields = _request_fields(proxy_event_v2(facts))
     del fields["version"]
     return {"version": "2.0", "type": "REQUEST", "routeArn": method_arn, "identitySource": list(values), **fields}
 
 
-def _without_body(event: dict) -> dict:
-    """Authorizer events carry no body (spec §5.2)."""
+def _request_fields(event: dict) -> dict:
+    """Authorizer events carry no body (spec §5.2) and no authorizer of their own."""
     event.pop("body", None)
     event.pop("isBase64Encoded", None)
+    event["requestContext"].pop("authorizer", None)
     return event
 
 
@@ -539,7 +543,8 @@ class AuthorizerOutcome:
         if self.protocol == HTTP:
             return {"lambda": dict(self.context)}
         out: dict[str, Any] = {"principalId": self.principal_id}
-        out.update((key, stringify(value)) for key, value in self.context.items())
+        if self.context:
+            out.update((key, stringify(value)) for key, value in self.context.items())
         out["integrationLatency"] = self.latency_ms
         return out
 
@@ -617,34 +622,45 @@ def decide(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, 
            stored: bool = False) -> AuthorizerOutcome:
     """Judge a (fresh or cached) result against this request's method ARN (spec §5.3, §5.4)."""
     if entry is not None:
-        age, ttl_left = entry.age(now), entry.ttl_left(now)
+        age, ttl_left = max(0.0, now - entry.stored_at), entry.expires_at - now  # a live entry: ttl_left > 0
         origin = lambda: f"cached {age:.0f} s ago, {ttl_left:.0f} s left"  # noqa: E731 - formatted when read
-        timing = {"cached": True, "cache_age_s": age, "ttl_left_s": ttl_left}
+        timing = (False, True, age, ttl_left, 0)
     else:
         text = f"invoked, cached for {config.ttl_s} s" if stored else "invoked, not cached"
         origin = lambda: text  # noqa: E731
-        timing = {"invoked": True, "latency_ms": latency_ms, "ttl_left_s": float(config.ttl_s) if stored else None}
-    base = {"principal_id": result.principal_id, "context": result.context,
-            "usage_identifier_key": result.usage_identifier_key, "policy": result.policy, **timing}
+        timing = (True, False, None, float(config.ttl_s) if stored else None, latency_ms)
     if result.policy is None:
-        return _simple_decision(config, result, origin(), base)
-    return _policy_decision(config, result, method_arn, facts, origin, base)
+        return _simple_decision(config, result, origin(), timing)
+    return _policy_decision(config, result, method_arn, facts, origin, timing)
 
 
-def _simple_decision(config: AuthorizerConfig, result: AuthorizerResult, origin: str, base: dict) -> AuthorizerOutcome:
+# Where a result came from, as AuthorizerOutcome's last fields report it (a plain tuple: a
+# NamedTuple costs several times more to build, once per request):
+# (invoked, cached, cache_age_s, ttl_left_s, latency_ms)
+_Timing = tuple[bool, bool, "float | None", "float | None", int]
+
+
+def _outcome(config: AuthorizerConfig, result: AuthorizerResult, allowed: bool, error: GatewayError | None,
+             why: str | Callable[[], str], evaluation: Evaluation | None, timing: _Timing) -> AuthorizerOutcome:
+    return AuthorizerOutcome(config.name, config.protocol, allowed, error, why, result.principal_id, result.context,
+                             result.usage_identifier_key, evaluation, result.policy, *timing)
+
+
+def _simple_decision(config: AuthorizerConfig, result: AuthorizerResult, origin: str,
+                     timing: _Timing) -> AuthorizerOutcome:
     """Simple responses: true allows every route, false is 403 Forbidden (spec §5.5)."""
     if result.is_authorized:
-        return AuthorizerOutcome(config.name, config.protocol, True, None,
-                                 f"authorizer {config.name!r} answered isAuthorized: true ({origin})", **base)
+        return _outcome(config, result, True, None,
+                        f"authorizer {config.name!r} answered isAuthorized: true ({origin})", None, timing)
     reason = f"authorizer {config.name!r} answered isAuthorized: false ({origin}): 403 Forbidden (spec §5.5)"
-    return AuthorizerOutcome(config.name, config.protocol, False, AccessDenied(detail=reason), reason, **base)
+    return _outcome(config, result, False, AccessDenied(detail=reason), reason, None, timing)
 
 
 MAX_REMEMBERED_EVALUATIONS = 256  # per cached result: distinct method ARNs one caller uses
 
 
 def _policy_decision(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, facts: InvocationFacts,
-                     origin: Callable[[], str], base: dict) -> AuthorizerOutcome:
+                     origin: Callable[[], str], timing: _Timing) -> AuthorizerOutcome:
     """Evaluate the returned policy with the IAM engine; Deny and no-Allow are 403 (spec §5.3)."""
     policy = result.policy
     evaluation = result.evaluations.get(method_arn)
@@ -654,14 +670,14 @@ def _policy_decision(config: AuthorizerConfig, result: AuthorizerResult, method_
         evaluation = evaluate_policies(AuthzRequest(INVOKE_ACTION, method_arn, None, keys), (policy,))
         if static and len(result.evaluations) < MAX_REMEMBERED_EVALUATIONS:
             result.evaluations[method_arn] = evaluation
-    principal = base["principal_id"]
+    principal = result.principal_id
     if evaluation.decision is Decision.ALLOW:
-        return AuthorizerOutcome(config.name, config.protocol, True, None,
-                                 lambda: _policy_reason(config, policy, evaluation, method_arn, principal, origin()),
-                                 evaluation=evaluation, **base)
+        return _outcome(config, result, True, None,
+                        lambda: _policy_reason(config, policy, evaluation, method_arn, principal, origin()),
+                        evaluation, timing)
     reason = _policy_reason(config, policy, evaluation, method_arn, principal, origin())
     error = AccessDenied(authorizer_denial_message(evaluation), detail=reason)
-    return AuthorizerOutcome(config.name, config.protocol, False, error, reason, evaluation=evaluation, **base)
+    return _outcome(config, result, False, error, reason, evaluation, timing)
 
 
 def _condition_keys(facts: InvocationFacts, method_arn: str) -> dict[str, Any]:

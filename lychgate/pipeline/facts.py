@@ -11,7 +11,9 @@ from urllib.parse import unquote
 
 from lychgate.authorizers import iam
 from lychgate.functions.events import InvocationFacts
+from lychgate.iam.arn import execute_api_arn
 from lychgate.pipeline.context import RequestContext
+from lychgate.pipeline.variables import context_value
 
 
 def invocation_facts(ctx: RequestContext) -> InvocationFacts:
@@ -29,6 +31,46 @@ def invocation_facts(ctx: RequestContext) -> InvocationFacts:
         identity={**iam.identity_fields(ctx.caller), **api_key_fields(ctx)} if ctx.caller or ctx.api_key else {},
         authorizer=authorizer_fields(ctx),
     )
+
+
+class ContextFacts:
+    """A request's InvocationFacts, read through: the fields an authorizer's cache hit needs
+    come straight from the context, the whole InvocationFacts is built on first use of another
+    (most cached Lambda authorizer calls never need it)."""
+
+    __slots__ = ("_ctx", "_facts")
+
+    def __init__(self, ctx: RequestContext):
+        self._ctx = ctx
+        self._facts: InvocationFacts | None = None
+
+    @property
+    def request(self):
+        return self._ctx.request
+
+    @property
+    def api_id(self) -> str:
+        return self._ctx.api.api.id
+
+    @property
+    def stage(self) -> str:
+        return self._ctx.stage.name
+
+    @property
+    def stage_variables(self):
+        return self._ctx.stage.variables
+
+    def context_variable(self, name: str):
+        """``$context.<name>`` of the request (identity sources may name one)."""
+        return context_value(self._ctx, name)
+
+    def complete(self) -> InvocationFacts:
+        if self._facts is None:
+            self._facts = invocation_facts(self._ctx)
+        return self._facts
+
+    def __getattr__(self, name: str):  # reached only for the fields not defined above
+        return getattr(self.complete(), name)
 
 
 def is_binary(content_type: str | None, binary_media_types: tuple[str, ...]) -> bool:
@@ -57,5 +99,5 @@ def api_key_fields(ctx: RequestContext) -> dict:
 def method_arn(ctx: RequestContext) -> str:
     """The request's ``arn:aws:execute-api:…/{stage}/{VERB}/{path}``."""
     project = ctx.gateway.project
-    return iam.method_arn(project.region, project.account_id, ctx.api.api.id, ctx.stage.name,
-                          ctx.request.method, ctx.path)
+    return execute_api_arn(project.region, project.account_id, ctx.api.api.id, ctx.stage.name,
+                           ctx.request.method, ctx.path)

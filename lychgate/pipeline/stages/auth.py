@@ -12,8 +12,7 @@ from lychgate.authorizers import iam, lambda_, token
 from lychgate.config.references import lambda_function
 from lychgate.iam import Decision
 from lychgate.pipeline.chain import applies_when
-from lychgate.pipeline.facts import invocation_facts, method_arn
-from lychgate.pipeline.variables import context_value
+from lychgate.pipeline.facts import ContextFacts, method_arn
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
 
@@ -74,9 +73,9 @@ async def _run_lambda_authorizer(ctx: RequestContext) -> None:
         _check_authorizer_permission(ctx, config)
         return lambda_.make_invoker(config, functions=gateway.functions, pool=gateway.pool,
                                     stage_variables=ctx.stage.variables, request_id=ctx.request_id)(event)
-    outcome = await lambda_.run_authorizer(config, facts=invocation_facts(ctx), method_arn=method_arn(ctx), invoke=invoke,
-                                           cache=gateway.authorizer_cache,
-                                           context_value=lambda key: context_value(ctx, key))
+    facts = ContextFacts(ctx)
+    outcome = await lambda_.run_authorizer(config, facts=facts, method_arn=method_arn(ctx), invoke=invoke,
+                                           cache=gateway.authorizer_cache, context_value=facts.context_variable)
     ctx.trace.add("authenticate", outcome.verdict, outcome.why)
     if not outcome.allowed and not _resource_policy_allows(ctx, outcome, policy):
         error = outcome.error
