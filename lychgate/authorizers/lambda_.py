@@ -18,6 +18,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 from typing import Any, Awaitable, Callable, Container, Mapping
 from urllib.parse import urlsplit
@@ -621,17 +622,13 @@ def decide(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, 
            entry: CacheEntry | None = None, now: float = 0.0, latency_ms: int = 0,
            stored: bool = False) -> AuthorizerOutcome:
     """Judge a (fresh or cached) result against this request's method ARN (spec §5.3, §5.4)."""
-    if entry is not None:
-        age, ttl_left = max(0.0, now - entry.stored_at), entry.expires_at - now  # a live entry: ttl_left > 0
-        origin = lambda: f"cached {age:.0f} s ago, {ttl_left:.0f} s left"  # noqa: E731 - formatted when read
-        timing = (False, True, age, ttl_left, 0)
+    if entry is not None:  # a live entry: ttl_left > 0
+        timing = (False, True, max(0.0, now - entry.stored_at), entry.expires_at - now, 0)
     else:
-        text = f"invoked, cached for {config.ttl_s} s" if stored else "invoked, not cached"
-        origin = lambda: text  # noqa: E731
         timing = (True, False, None, float(config.ttl_s) if stored else None, latency_ms)
     if result.policy is None:
-        return _simple_decision(config, result, origin(), timing)
-    return _policy_decision(config, result, method_arn, facts, origin, timing)
+        return _simple_decision(config, result, timing)
+    return _policy_decision(config, result, method_arn, facts, timing)
 
 
 # Where a result came from, as AuthorizerOutcome's last fields report it (a plain tuple: a
@@ -640,27 +637,40 @@ def decide(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, 
 _Timing = tuple[bool, bool, "float | None", "float | None", int]
 
 
+def _origin(timing: _Timing) -> str:
+    """Where the result came from, for the decision trace."""
+    _, cached, age, ttl_left, _ = timing
+    if cached:
+        return f"cached {age:.0f} s ago, {ttl_left:.0f} s left"
+    return "invoked, not cached" if ttl_left is None else f"invoked, cached for {ttl_left:.0f} s"
+
+
 def _outcome(config: AuthorizerConfig, result: AuthorizerResult, allowed: bool, error: GatewayError | None,
              why: str | Callable[[], str], evaluation: Evaluation | None, timing: _Timing) -> AuthorizerOutcome:
     return AuthorizerOutcome(config.name, config.protocol, allowed, error, why, result.principal_id, result.context,
                              result.usage_identifier_key, evaluation, result.policy, *timing)
 
 
-def _simple_decision(config: AuthorizerConfig, result: AuthorizerResult, origin: str,
-                     timing: _Timing) -> AuthorizerOutcome:
+def _simple_decision(config: AuthorizerConfig, result: AuthorizerResult, timing: _Timing) -> AuthorizerOutcome:
     """Simple responses: true allows every route, false is 403 Forbidden (spec §5.5)."""
     if result.is_authorized:
         return _outcome(config, result, True, None,
-                        f"authorizer {config.name!r} answered isAuthorized: true ({origin})", None, timing)
-    reason = f"authorizer {config.name!r} answered isAuthorized: false ({origin}): 403 Forbidden (spec §5.5)"
+                        partial(_simple_reason, config, True, timing), None, timing)
+    reason = _simple_reason(config, False, timing)
     return _outcome(config, result, False, AccessDenied(detail=reason), reason, None, timing)
+
+
+def _simple_reason(config: AuthorizerConfig, authorized: bool, timing: _Timing) -> str:
+    if authorized:
+        return f"authorizer {config.name!r} answered isAuthorized: true ({_origin(timing)})"
+    return f"authorizer {config.name!r} answered isAuthorized: false ({_origin(timing)}): 403 Forbidden (spec §5.5)"
 
 
 MAX_REMEMBERED_EVALUATIONS = 256  # per cached result: distinct method ARNs one caller uses
 
 
 def _policy_decision(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, facts: InvocationFacts,
-                     origin: Callable[[], str], timing: _Timing) -> AuthorizerOutcome:
+                     timing: _Timing) -> AuthorizerOutcome:
     """Evaluate the returned policy with the IAM engine; Deny and no-Allow are 403 (spec §5.3)."""
     policy = result.policy
     evaluation = result.evaluations.get(method_arn)
@@ -670,12 +680,11 @@ def _policy_decision(config: AuthorizerConfig, result: AuthorizerResult, method_
         evaluation = evaluate_policies(AuthzRequest(INVOKE_ACTION, method_arn, None, keys), (policy,))
         if static and len(result.evaluations) < MAX_REMEMBERED_EVALUATIONS:
             result.evaluations[method_arn] = evaluation
-    principal = result.principal_id
     if evaluation.decision is Decision.ALLOW:
-        return _outcome(config, result, True, None,
-                        lambda: _policy_reason(config, policy, evaluation, method_arn, principal, origin()),
-                        evaluation, timing)
-    reason = _policy_reason(config, policy, evaluation, method_arn, principal, origin())
+        # The sentence is formatted only if someone reads the trace.
+        why = partial(_policy_reason, config, policy, evaluation, method_arn, result.principal_id, timing)
+        return _outcome(config, result, True, None, why, evaluation, timing)
+    reason = _policy_reason(config, policy, evaluation, method_arn, result.principal_id, timing)
     error = AccessDenied(authorizer_denial_message(evaluation), detail=reason)
     return _outcome(config, result, False, error, reason, evaluation, timing)
 
@@ -689,8 +698,8 @@ def _condition_keys(facts: InvocationFacts, method_arn: str) -> dict[str, Any]:
 
 
 def _policy_reason(config: AuthorizerConfig, policy: Policy, evaluation: Evaluation, method_arn: str,
-                   principal: str | None, origin: str) -> str:
-    who = f"authorizer {config.name!r}"
+                   principal: str | None, timing: _Timing) -> str:
+    who, origin = f"authorizer {config.name!r}", _origin(timing)
     decision = evaluation.decision
     if decision is not Decision.IMPLICIT_DENY:
         match = evaluation.matched[0]
