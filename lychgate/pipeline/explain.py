@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from lychgate.errors import GatewayError
 from lychgate.pipeline.context import RequestContext
-from lychgate.trace import TraceStep
+from lychgate.trace import TraceStep, steps_of
 
 
 class TraceRecord(NamedTuple):
@@ -23,14 +23,18 @@ class TraceRecord(NamedTuple):
     path: str
     status: int | None
     error: GatewayError | None
-    steps: list[TraceStep]
+    recorded: list[tuple]  # the trace's (stage, outcome, detail) tuples
+
+    @property
+    def steps(self) -> list[TraceStep]:
+        return steps_of(self.recorded)
 
     @classmethod
     def of(cls, ctx: RequestContext) -> TraceRecord:
         status = ctx.response.status if ctx.response is not None else None
         # tuple.__new__ directly: the NamedTuple's own __new__ is a Python call (every request makes one)
         return tuple.__new__(cls, (ctx.request_id, ctx.extended_request_id, ctx.request.method, ctx.request.raw_path,
-                                   status, ctx.error, ctx.trace.steps))
+                                   status, ctx.error, ctx.trace.recorded))
 
 
 def explanation(record: TraceRecord) -> dict:

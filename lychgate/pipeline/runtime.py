@@ -55,12 +55,9 @@ class ApiRuntime:
         self.rest = self.api.protocol == REST
 
 
-@dataclass(slots=True)
-class Resolved:
-    api: ApiRuntime
-    stage: Stage
-    path: str  # raw path below the stage
-    prefixed: bool  # the stage was the URL's first segment
+# What a request addresses: (API, stage, raw path below the stage, whether the stage was the URL's
+# first segment). A plain tuple: one is built per request.
+Resolved = tuple[ApiRuntime, Stage, str, bool]
 
 
 class Gateway:
@@ -170,9 +167,9 @@ class Gateway:
         first, _, rest = raw_path.lstrip("/").partition("/")
         named = self._named_stages.get(first)
         if named is not None:
-            return Resolved(named[0], named[1], "/" + rest, True)
+            return named[0], named[1], "/" + rest, True
         if self._default_stage is not None:
-            return Resolved(self._default_stage[0], self._default_stage[1], raw_path or "/", False)
+            return self._default_stage[0], self._default_stage[1], raw_path or "/", False
         return None
 
     def close(self) -> None:
@@ -198,9 +195,9 @@ def _resolve_in(api: ApiRuntime, raw_path: str) -> Resolved | None:
     first, _, rest = raw_path.lstrip("/").partition("/")
     stage = api.api.stages.get(first) if first != "$default" else None
     if stage is not None:
-        return Resolved(api, stage, "/" + rest, True)
+        return api, stage, "/" + rest, True
     default = api.api.stages.get("$default")
-    return Resolved(api, default, raw_path or "/", False) if default is not None else None
+    return (api, default, raw_path or "/", False) if default is not None else None
 
 
 class _LateBoundFunction:

@@ -132,3 +132,15 @@ def test_workers_share_the_port(serve, tmp_path):
     assert all(requests.get(f"{server.url}/prod/pets/1").status_code == 200 for _ in range(20))
     code, _, _ = server.stop()
     assert code == 0
+
+
+def test_request_ids_are_unique_and_shaped_like_aws_across_random_batches():
+    from lychgate.server.protocol import request_ids
+    ids = [request_ids() for _ in range(3 * 256 + 7)]  # spans several random prefixes
+    request, extended = zip(*ids)
+    assert len(set(request)) == len(ids) and len(set(extended)) == len(ids)
+    uuid4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+    assert all(uuid4.fullmatch(value) for value in request)
+    assert all(re.fullmatch(r"[A-Za-z0-9+/]{15}=", value) for value in extended)
+    prefixes = {value[:-3] for value in request}
+    assert len(prefixes) >= 3  # a fresh random prefix every 256 requests

@@ -40,7 +40,11 @@ async def authenticate(ctx: RequestContext) -> None:
         # HTTP APIs answer every IAM authentication failure 403 Forbidden (docs/aws-behaviour.md).
         raise result if ctx.api.rest else AccessDenied(detail=result.detail, cause=result.cause)
     ctx.caller = result
-    ctx.trace.add("authenticate", "signed", lambda: f"SigV4 signature of {result.identity.arn} (key {result.access_key_id})")
+    ctx.trace.add("authenticate", "signed", (_signed_text, result))
+
+
+def _signed_text(caller: iam.Caller) -> str:
+    return f"SigV4 signature of {caller.identity.arn} (key {caller.access_key_id})"
 
 
 async def _authenticate_token(ctx: RequestContext) -> None:

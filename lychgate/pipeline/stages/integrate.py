@@ -48,4 +48,8 @@ async def integrate(ctx: RequestContext) -> None:
         ctx.integration_latency_ms = int((time.perf_counter() - started) * 1000)
     status = ctx.integration_status = response.status
     ctx.response = response
-    ctx.trace.add("integrate", "answered", lambda: f"{method.integration.type} answered {status}")
+    ctx.trace.add("integrate", "answered", (_answered_text, method, status))
+
+
+def _answered_text(method, status: int) -> str:
+    return f"{method.integration.type} answered {status}"

@@ -18,8 +18,9 @@ def resolve_api(ctx: RequestContext) -> None:
         # No API or stage answers here; AWS's answer for an unknown stage is not confirmed:
         # docs/aws-behaviour.md "Unknown stage".
         raise MissingAuthenticationToken(detail=no_stage_detail(ctx.gateway, request.raw_path, host), cause="no_stage")
-    ctx.api, ctx.stage, ctx.path, ctx.stage_prefixed = resolved.api, resolved.stage, resolved.path, resolved.prefixed
-    ctx.trace.add("resolve_api", "resolved", lambda: f"API {resolved.api.api.id}, stage {resolved.stage.name}")
+    api, stage, ctx.path, ctx.stage_prefixed = resolved
+    ctx.api, ctx.stage = api, stage
+    ctx.trace.add("resolve_api", "resolved", (_resolved_text, api, stage))
 
 
 def match_route(ctx: RequestContext) -> None:
@@ -39,7 +40,15 @@ def match_route(ctx: RequestContext) -> None:
             raise iam.unmatched_route_error(ctx.request, detail)
         raise MissingAuthenticationToken(detail=detail, cause="no_route")
     ctx.route = match
-    ctx.trace.add("match_route", "matched", lambda: f"{match.method.route_key} {match.path_parameters or ''}".strip())
+    ctx.trace.add("match_route", "matched", (_matched_text, match))
+
+
+def _resolved_text(api, stage) -> str:
+    return f"API {api.api.id}, stage {stage.name}"
+
+
+def _matched_text(match) -> str:
+    return f"{match.method.route_key} {match.path_parameters or ''}".strip()
 
 
 def host_without_port(host: str) -> str:
