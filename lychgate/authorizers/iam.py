@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import Any
 
-from lychgate.config.identities import Identity, IdentityStore
+from lychgate.config.identities import AccessKey, Identity, IdentityStore
 from lychgate.cors import is_preflight
 from lychgate.errors import (AccessDenied, ExpiredToken, GatewayError, InvalidSignature,
                              MissingAuthenticationToken)
@@ -28,12 +28,18 @@ INVOKE = "execute-api:Invoke"
 EXECUTE_API_ACTIONS = ("execute-api:invoke", "execute-api:invalidatecache", "execute-api:managetoconnections")
 
 
-@dataclass(slots=True)  # one per signed request: a frozen dataclass's __init__ costs several times more
+@dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated SigV4 caller."""
+    """An authenticated SigV4 caller (one per access key, shared by its requests: see ``authenticate``)."""
 
     identity: Identity
     access_key_id: str
+
+
+# The Caller of each access key verified lately, with the store's record of that key it was made
+# from (the record pairs the key with its owner, so the same record means the same Caller). Bounded.
+_CALLERS: dict[str, tuple[AccessKey, Caller]] = {}
+_CALLERS_MAX = 4096
 
 
 def sigv4_error(error: SigV4Error) -> GatewayError:
@@ -59,10 +65,19 @@ def authenticate(request: Request, identities: IdentityStore | None, region: str
     """Verify the request's SigV4 signature (header or presigned query) and find its owner."""
     store = identities or IdentityStore()
     result = verify(request.method, request.raw_path, request.raw_query, request.headers, request.body,
-                    lookup=store.credentials, region=region, now=now, grouped_headers=request.header_map)
+                    lookup=store.credentials, region=region, now=now)
     if type(result) is SigV4Error:
         return _about_this_request(sigv4_error(result), request)
-    return Caller(store.owner(result.access_key_id), result.access_key_id)
+    key_id = result.access_key_id
+    record = store.keys.get(key_id)
+    known = _CALLERS.get(key_id)
+    if known is not None and known[0] is record:
+        return known[1]
+    if len(_CALLERS) >= _CALLERS_MAX:
+        _CALLERS.clear()
+    caller = Caller(record.identity, key_id)
+    _CALLERS[key_id] = (record, caller)
+    return caller
 
 
 def _about_this_request(error: GatewayError, request: Request) -> GatewayError:
@@ -305,8 +320,7 @@ def _glob(pattern: str, value: str) -> bool:
     return fnmatchcase(value, pattern.replace("[", "[[]"))
 
 
-def method_arn(region: str, account_id: str, api_id: str, stage: str, verb: str, path: str) -> str:
-    return execute_api_arn(region, account_id, api_id, stage, verb, path)
+method_arn = execute_api_arn  # (region, account id, API id, stage, verb, path)
 
 
 def is_allowed(evaluation: Evaluation) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
 __all__ = [
@@ -171,9 +171,14 @@ def canonical_query_string(raw_query: str, presigned: bool = False) -> str:
     return canonical_query_from_pairs(query_pairs(raw_query), presigned)
 
 
-def header_map(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+def header_map(headers: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     """Group received headers by lowercase name, keeping received order."""
     grouped: dict[str, list[str]] = {}
+    for name, value in headers:  # usually each name comes once: one list each
+        grouped[name.lower()] = [value]
+    if len(grouped) == len(headers):
+        return grouped
+    grouped = {}  # a name repeats: group its values
     for name, value in headers:
         key = name.lower()
         values = grouped.get(key)
@@ -236,7 +241,7 @@ def canonical_request(
     method: str,
     raw_path: str,
     raw_query: str,
-    headers: Iterable[tuple[str, str]],
+    headers: Sequence[tuple[str, str]],
     signed_headers: str | Sequence[str],
     payload_hash: str,
     *,
@@ -266,8 +271,11 @@ def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
 
     ``scope`` is ``YYYYMMDD/region/service/aws4_request``.
     """
-    digest = _sha256(encode_utf8(canonical)).hexdigest()
-    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+    try:
+        data = canonical.encode()
+    except UnicodeEncodeError:  # lone surrogates
+        data = encode_utf8(canonical)
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{_sha256(data).hexdigest()}"
 
 
 def derive_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
@@ -298,6 +306,9 @@ def hmac_pads(signing_key: bytes) -> tuple[object, object]:
 def signature_from_pads(pads: tuple[object, object], sts: str) -> str:
     """``compute_signature`` using states from ``hmac_pads`` (spec B3)."""
     inner, outer = pads[0].copy(), pads[1].copy()
-    inner.update(encode_utf8(sts))
+    try:
+        inner.update(sts.encode())
+    except UnicodeEncodeError:  # lone surrogates
+        inner.update(encode_utf8(sts))
     outer.update(inner.digest())
     return outer.hexdigest()

@@ -17,9 +17,10 @@ service) in a bounded LRU cache.
 
 Requests as SDKs sign them (``Authorization: AWS4-HMAC-SHA256 Credential=…,
 SignedHeaders=…, Signature=…`` and ``X-Amz-Date``) are verified in one pass
-(``_verify_sdk_header``) that reuses what repeats from call to call: the parsed
-SignedHeaders value and the canonical forms of paths and queries (bounded
-caches of pure functions of the raw text).  Whatever that pass does not
+(``_verify_sdk_header``) that reuses what repeats from call to call: what the
+Authorization value says before its signature (key, scope, SignedHeaders) and the
+canonical forms of paths and queries (bounded caches of pure functions of the raw
+text).  Whatever that pass does not
 recognise takes the general path, check by check; both give the same result
 (``tests/sigv4/test_fast_path.py``).
 """
@@ -86,8 +87,11 @@ _SDK_AUTHORIZATION = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]*[^, \t\r\n\v
 # text, which repeats from call to call. Bounded: emptied when full; long texts are not kept.
 _CANONICAL_PATHS: dict[str, str] = {}
 _CANONICAL_QUERIES: dict[str, str] = {}
-_SIGNED_NAMES: dict[str, tuple[tuple[str, ...], str, bool, bool]] = {}  # see _signed_names
-_CANONICAL_MAX, _SIGNED_NAMES_MAX, _REMEMBERED_MAX_LENGTH = 1024, 256, 512
+# What SDK-shaped Authorization values say, by their text before the signature (see
+# _sdk_authorization): a client sends the same key, scope and SignedHeaders all day long.
+_SDK_AUTHORIZATIONS: dict[str, tuple[str, str, str, str, str, tuple[str, ...], str, bool]] = {}
+_CANONICAL_MAX, _SDK_AUTHORIZATIONS_MAX, _REMEMBERED_MAX_LENGTH = 1024, 256, 512
+_HMAC_HEX_DIGITS = 64  # a signature as every SDK sends it: hex HMAC-SHA256
 
 
 def _remember(cache: dict, raw: str, value, most: int):
@@ -445,15 +449,28 @@ def _check_signed(auth: _Auth, require_signed_date: bool) -> SigV4Error | None:
     return None
 
 
-def _signed_names(signed_raw: str) -> tuple[tuple[str, ...], str, bool, bool]:
-    """SignedHeaders value -> (sorted lower-case names, their ``;`` line, host signed, X-Amz-Date
-    signed); a client signs the same header set on every call, so it is remembered."""
-    found = _SIGNED_NAMES.get(signed_raw)
-    if found is None:
-        names = tuple(signed_header_names(signed_raw))
-        found = _remember(_SIGNED_NAMES, signed_raw, (names, ";".join(names), "host" in names or ":authority" in names,
-                                                     "x-amz-date" in names), _SIGNED_NAMES_MAX)
-    return found
+def _sdk_authorization(value: str) -> tuple[str, str, str, str, str, tuple[str, ...], str, bool] | None:
+    """What an Authorization value as SDKs write it says, up to its signature: (key id, scope date,
+    region, service, scope, sorted lower-case signed names, their ``;`` line, X-Amz-Date signed).
+
+    ``None`` unless ``_SDK_AUTHORIZATION`` reads it with a 64-character signature, a credential of
+    five ``/``-separated parts ending in ``aws4_request`` and host (or ``:authority``) signed:
+    anything else takes the general path. Remembered by the text before the signature, which
+    reads the same whatever 64 characters follow it, if free of ``,`` and not ending in whitespace.
+    """
+    parts = _SDK_AUTHORIZATION(value)
+    if parts is None:
+        return None
+    credential, signed_raw, sent = parts.groups()
+    fields_ = credential.split("/")
+    if len(sent) != _HMAC_HEX_DIGITS or len(fields_) != 5 or fields_[4] != TERMINATOR:
+        return None
+    names = tuple(signed_header_names(signed_raw))
+    if "host" not in names and ":authority" not in names:
+        return None
+    key_id, date, region, service, _ = fields_
+    said = (key_id, date, region, service, credential[len(key_id) + 1:], names, ";".join(names), "x-amz-date" in names)
+    return _remember(_SDK_AUTHORIZATIONS, value[:-_HMAC_HEX_DIGITS], said, _SDK_AUTHORIZATIONS_MAX)
 
 
 def _check_scope(auth: _Auth, region: str, service: str) -> tuple[str, tuple] | SigV4Error:
@@ -630,7 +647,7 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, body: bytes, 
                        allow_unsigned: bool, require_signed_date: bool) -> Verified | SigV4Error | None:
     """``verify`` for the request SDKs send, in one pass; ``None``: take the general path.
 
-    An ``Authorization`` header as ``_SDK_AUTHORIZATION`` reads it, ``X-Amz-Date`` in the
+    An ``Authorization`` header as ``_sdk_authorization`` reads it, ``X-Amz-Date`` in the
     ISO 8601 basic format and within the clock skew, host and date signed, the credential
     scoped as expected: every check of spec B5 up to the key lookup passes, so from the
     lookup on the outcome is the general path's (steps 10-12, same texts). Anything else
@@ -641,22 +658,16 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, body: bytes, 
     amz_date = grouped.get("x-amz-date")
     if header is None or amz_date is None:
         return None
-    parts = _SDK_AUTHORIZATION(header[0])
-    if parts is None:
+    header = header[0]
+    said = _SDK_AUTHORIZATIONS.get(header[:-_HMAC_HEX_DIGITS]) or _sdk_authorization(header)
+    sent = header[-_HMAC_HEX_DIGITS:]
+    if said is None or "," in sent or sent[-1] in _WS:  # else not read as the whole signature
         return None
+    key_id, date, cred_region, cred_service, scope, names, signed_line, date_signed = said
     iso = amz_date[0]
     epoch = parse_amz_date(iso)
-    if epoch is None or epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS:
-        return None
-    credential, signed_raw, sent = parts.groups()
-    names, signed_line, host_signed, date_signed = _signed_names(signed_raw)
-    if not host_signed or require_signed_date and not date_signed:
-        return None
-    fields_ = credential.split("/")
-    if len(fields_) != 5:
-        return None
-    key_id, date, cred_region, cred_service, terminator = fields_
-    if cred_region != region or cred_service != service or terminator != TERMINATOR or date != iso[:8]:
+    if (epoch is None or epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS or date != iso[:8]
+            or cred_region != region or cred_service != service or require_signed_date and not date_signed):
         return None
     query = _CANONICAL_QUERIES.get(raw_query)  # known: no X-Amz-Algorithm parameter
     if query is None:
@@ -676,7 +687,6 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, body: bytes, 
     if uri is None:
         uri = _remember(_CANONICAL_PATHS, raw_path, canonical_uri(raw_path), _CANONICAL_MAX)
     block = canonical_headers(grouped, names)
-    scope = credential[len(key_id) + 1:]
     sts = string_to_sign(iso, scope, assemble_canonical_request(method, uri, query, block, signed_line, payload))
     expected = signature_from_pads(_signing_pads(creds.secret_access_key, date, region, service), sts)
     if refusal is None and sent.isascii() and hmac.compare_digest(expected, sent):

@@ -7,10 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from lychgate.authorizers.iam import authenticate, denial_reason
-from lychgate.config.identities import IdentityStore
+from lychgate.authorizers.iam import Caller, authenticate, denial_reason
+from lychgate.config.identities import AccessKey, Identity, IdentityStore
 from lychgate.iam import ApiScope, AuthzRequest, PolicySource, Principal, authorize, compile_policy
 from lychgate.messages import Request
+from lychgate.sigv4 import SigningCredentials, sign_headers
 
 API = "arn:aws:execute-api:us-east-1:123456789012:shop"
 REQUEST_ARN = f"{API}/prod/GET/pets/1"
@@ -108,3 +109,19 @@ def test_signature_failures_name_the_access_key():
                  "&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "0" * 64)
     error = authenticate(request("GET", [], presigned), IdentityStore(), "us-east-1")
     assert error.detail.startswith("access key AKIAEXAMPLE000000002: "), error.detail
+
+
+def test_a_callers_key_gets_its_owner_again_after_a_reload():
+    """One ``Caller`` per access key is reused, but only while the store's record of the key is the same."""
+    def store(name: str) -> IdentityStore:
+        owner = Identity(arn=f"arn:aws:iam::123456789012:user/{name}", principal_arn="", account="123456789012",
+                         userid=name, username=name, tags={}, policies=())
+        return IdentityStore(keys={"AKIAKEY": AccessKey(SigningCredentials("AKIAKEY", "s"), owner)})
+
+    signed = sign_headers("GET", "/prod/pets", "", [("Host", "h")], b"", access_key_id="AKIAKEY",
+                          secret_access_key="s", region="us-east-1")
+    before, after = store("alice"), store("bob")
+    first, again = (authenticate(Request("GET", "/prod/pets", "", signed), before, "us-east-1") for _ in range(2))
+    reloaded = authenticate(Request("GET", "/prod/pets", "", signed), after, "us-east-1")
+    assert isinstance(first, Caller) and again is first and first.identity.username == "alice"
+    assert reloaded.identity.username == "bob" and reloaded.access_key_id == "AKIAKEY"

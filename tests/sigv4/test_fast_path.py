@@ -72,6 +72,8 @@ def _auth_mutation(rng: random.Random, value: str) -> str:
         lambda v: re.sub(r"Signature=(\w+)", lambda m: "Signature=" + m.group(1).upper(), v),
         lambda v: re.sub(r"Signature=\w+", "Signature=", v), lambda v: re.sub(r"Signature=\w", "Signature=é", v),
         lambda v: re.sub(r"Signature=(\w+)", r"Signature=\1 ", v),
+        lambda v: v[:-1], lambda v: v[:-1] + " ", lambda v: v[:-2] + ",0", lambda v: v[:-64] + "é" * 64,
+        lambda v: v[:-64] + "0,Signature=" + v[-52:],
         lambda v: re.sub(r"Credential=[^,]*, ", "", v), lambda v: re.sub(r", SignedHeaders=[^,]*", "", v),
         lambda v: re.sub(r"(Credential=[^,]*), (SignedHeaders=[^,]*)", r"\2, \1", v),
         lambda v: v.replace("us-east-1", "eu-west-1"), lambda v: v.replace("execute-api", "lambda"),
@@ -170,10 +172,29 @@ def test_sdk_requests_take_the_fast_path(monkeypatch):
             assert taken[-1] is result
 
 
+def test_a_remembered_authorization_prefix_reads_as_the_general_parser_does(monkeypatch):
+    """The text before a 64-character signature is parsed once; what follows it must still be read
+    as AWS reads it (a ``,`` or trailing whitespace in those 64 characters changes the parse)."""
+    headers = sign_headers("GET", "/prod/pets", "", [("Host", HOST)], b"", access_key_id=KEY,
+                           secret_access_key=SECRET, region="us-east-1", now=NOW)
+    assert isinstance(verify("GET", "/prod/pets", "", headers, b"", lookup=STORE.get, region="us-east-1", now=NOW),
+                      Verified)  # the prefix is remembered
+    value = dict(headers)["Authorization"]
+    prefix, signature = value[:-64], value[-64:]
+    tails = [signature.upper(), signature[:-1] + " ", signature[:-1] + "\t", signature[:-2] + ",0",
+             "0,Signature=" + signature[12:], "0, SignedHeaders=host;x-amz-date" + signature[32:], "é" * 64,
+             "0" * 64, signature[1:] + "0"]
+    for tail in tails:
+        assert len(tail) == 64
+        changed = [(name, prefix + tail if name == "Authorization" else value) for name, value in headers]
+        fast, warm, general = outcomes(monkeypatch, "GET", "/prod/pets", "", changed, b"")
+        assert fast == general and warm == general, tail
+
+
 def test_bounded_caches_stay_bounded_and_correct(monkeypatch):
     monkeypatch.setattr(verify_module, "_CANONICAL_MAX", 4)
-    monkeypatch.setattr(verify_module, "_SIGNED_NAMES_MAX", 2)
-    for cache in ("_CANONICAL_PATHS", "_CANONICAL_QUERIES", "_SIGNED_NAMES"):
+    monkeypatch.setattr(verify_module, "_SDK_AUTHORIZATIONS_MAX", 2)
+    for cache in ("_CANONICAL_PATHS", "_CANONICAL_QUERIES", "_SDK_AUTHORIZATIONS"):
         monkeypatch.setattr(verify_module, cache, {})
     rng = random.Random(2)
     for n in range(30):
@@ -186,7 +207,7 @@ def test_bounded_caches_stay_bounded_and_correct(monkeypatch):
         wrong = verify("GET", path + "x", query, headers, b"", lookup=STORE.get, region="us-east-1", now=now)
         assert isinstance(wrong, SigV4Error)
         assert len(verify_module._CANONICAL_PATHS) <= 4 and len(verify_module._CANONICAL_QUERIES) <= 4
-        assert len(verify_module._SIGNED_NAMES) <= 2
+        assert len(verify_module._SDK_AUTHORIZATIONS) <= 2
     long_path = "/prod/" + "a" * 600
     headers = signed(rng, long_path, "", b"")
     verify("GET", long_path, "", headers, b"", lookup=STORE.get, region="us-east-1", now=NOW)
