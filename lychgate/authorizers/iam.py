@@ -19,7 +19,7 @@ from lychgate.cors import is_preflight
 from lychgate.errors import (AccessDenied, ExpiredToken, GatewayError, InvalidSignature,
                              MissingAuthenticationToken)
 from lychgate.iam import AuthzRequest, Decision, Evaluation, Policy, authorize as iam_authorize, evaluate_policies
-from lychgate.iam import denial_message, execute_api_arn
+from lychgate.iam import denial_message
 from lychgate.messages import Request
 from lychgate.sigv4 import SigV4Error, SigV4ErrorKind, parse_authorization_header, verify
 
@@ -318,9 +318,6 @@ def _arn_difference(pattern: str, arn: str) -> str | None:
 def _glob(pattern: str, value: str) -> bool:
     """IAM's ARN wildcards: ``*`` and ``?``, case-sensitive, nothing else special."""
     return fnmatchcase(value, pattern.replace("[", "[[]"))
-
-
-method_arn = execute_api_arn  # (region, account id, API id, stage, verb, path)
 
 
 def is_allowed(evaluation: Evaluation) -> bool:

@@ -1,0 +1,148 @@
+"""Instructions per request, counted by valgrind: a cost measure that does not drift with the VM.
+
+On this kind of machine CPU time per request moves by ±30 % from one minute to the next, which
+hides any change smaller than that. This script counts user-space instructions instead, which
+are the same from run to run (to about 0.2 %): for each scenario kind it runs, in one process,
+a raw backend, lychgate's own server (the real ``HttpConnection`` protocol, pipeline and upstream
+pool, as ``lychgate serve`` wires them) and a closed-loop client on 32 connections sending the
+requests of ``bench/run.py``'s scenario, under ``valgrind --tool=cachegrind --cache-sim=no``,
+twice: for N1 and for N2 requests. The difference divided by N2 − N1 is the instructions of one
+request, start-up and warm-up excluded; it includes the client and backend (about 15k, printed
+as "direct"), and not the kernel's side of the sockets. Read the differences between kinds:
+``added`` is what authorization costs over NONE. Instructions are not time (cache misses and
+system calls are not in them), so ``run.py`` stays the measure of throughput; this one tells
+whether a change made the code cheaper. Needs ``valgrind`` (Debian package); installs nothing.
+
+    python bench/instructions.py [--kinds none,iam,token,jwt,apikey] [--requests 1000,3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+KINDS = {"direct": None, "none": None, "iam": "iam", "token": "token", "jwt": "jwt", "apikey": "apikey"}
+ANSWER = b'{"ok":true,"service":"backend","message":"hello from the bench backend","id":"a1b2c3d4e5f60718","n":42}'
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
+WARM_UP = 300
+CONNECTIONS = 32
+
+
+def count(kind: str, requests: int) -> int:
+    """Instructions of one child run serving ``requests`` requests after warm-up."""
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+           os.path.realpath(sys.executable), __file__, "--child", kind, str(requests)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"instructions.py: {kind} ({requests} requests) failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kinds", default="direct,none,iam,token,jwt,apikey")
+    parser.add_argument("--requests", default="1000,3000", help="N1,N2: the two run lengths")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import uvloop
+        uvloop.run(_serve_and_load(args.child[0], int(args.child[1])))
+        return 0
+    if shutil.which("valgrind") is None:
+        sys.exit("instructions.py: valgrind is not installed (Debian: apt-get install -y valgrind)")
+    kinds = [k for k in args.kinds.split(",") if k]
+    if any(k not in KINDS for k in kinds):
+        sys.exit(f"instructions.py: --kinds is a subset of {','.join(KINDS)}")
+    n1, n2 = (int(n) for n in args.requests.split(","))
+    per_request = {}
+    print(f"{'kind':<8} {'instructions/request':>21} {'added to none':>14}")
+    for kind in kinds:
+        per_request[kind] = (count(kind, n2) - count(kind, n1)) / (n2 - n1)
+        added = f"{per_request[kind] - per_request['none']:14,.0f}" if "none" in per_request and kind != "none" else ""
+        print(f"{kind:<8} {per_request[kind]:21,.0f} {added}", flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------- the child: one process, three parts
+
+class _Backend(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(RESPONSE * data.count(b"\r\n\r\n"))
+
+
+class _Client(asyncio.Protocol):
+    """Closed loop: the next request as soon as a response has arrived."""
+
+    def __init__(self, requests: list[bytes], state: dict):
+        self.requests, self.state, self.sent = requests, state, 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        self.sent += 1
+        self.transport.write(self.requests[self.sent % len(self.requests)])
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        ok = data.count(b"HTTP/1.1 200 ")
+        state["ok"] += ok
+        state["other"] += data.count(b"HTTP/1.1 ") - ok
+        if state["ok"] >= state["limit"]:
+            if not state["done"].done():
+                state["done"].set_result(None)
+            return
+        self._send()
+
+
+async def _serve_and_load(kind: str, requests: int) -> None:
+    sys.path.insert(0, str(BENCH))
+    from harness import auth
+    from harness.scenarios import ITEM_PATH, proxy_project
+    from lychgate.config.project import load_project
+    from lychgate.pipeline import build_pipeline
+    from lychgate.pipeline.runtime import Gateway
+    from lychgate.server.protocol import ConnectionState, HttpConnection
+
+    loop = asyncio.get_running_loop()
+    backend = await loop.create_server(_Backend, "127.0.0.1", 0)
+    backend_port = backend.sockets[0].getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="lychgate-instructions-") as scratch:
+        work, auth_kind = Path(scratch), KINDS[kind]
+        project = auth.auth_project(work, backend_port, auth_kind) if auth_kind else proxy_project(work, backend_port)
+        gateway = Gateway(load_project(project), access_log=False)
+        await gateway.load_keys()
+        if gateway.local_idp is not None:
+            await gateway.local_idp.start()
+        state = ConnectionState(gateway, build_pipeline(), gateway.project.limits)
+        server = await loop.create_server(lambda: HttpConnection(state), "127.0.0.1", 0)
+        port = backend_port if kind == "direct" else server.sockets[0].getsockname()[1]
+        path = ITEM_PATH if kind == "direct" else "/prod" + ITEM_PATH
+        header_sets = auth.header_sets(work, port, auth_kind) if auth_kind else [{"Host": f"127.0.0.1:{port}"}]
+        wire = [(f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+                for headers in header_sets]
+        progress = {"ok": 0, "other": 0, "limit": WARM_UP + requests, "done": loop.create_future()}
+        for _ in range(CONNECTIONS):
+            await loop.create_connection(lambda: _Client(wire, progress), "127.0.0.1", port)
+        await progress["done"]
+        if progress["other"]:
+            print(f"{progress['other']} responses were not 200", file=sys.stderr)
+            os._exit(1)
+        os._exit(0)  # skip the orderly shutdown: its instructions would be counted
+
+
+if __name__ == "__main__":
+    sys.exit(main())
