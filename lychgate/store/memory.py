@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from lychgate.store.base import (BucketSpec, Counter, Outcome, Tally, bucket_ttl, encode_record,
-                                 first_refusal, refill)
+from lychgate.store.base import BucketSpec, Counter, Outcome, Tally, encode_record, settle
 
-_FULL = (None, None, None)  # the state of a bucket never seen: refill() makes it full
+_UNSEEN = (0, 0.0)  # (value, expires) of a counter or tally never counted
 PRUNE_EVERY = 1024
 """Forget expired buckets and counters once every this many ``consume`` calls."""
 
@@ -35,26 +34,19 @@ class MemoryStore:
         self._calls += 1
         if self._calls % PRUNE_EVERY == 0:
             self._prune(now)
-        states = self._buckets
-        held = [(states.get(b.key) or _FULL)[:2] for b in buckets]  # (tokens, last refill) per bucket
-        tokens = [refill(t, last, b.rate, b.burst, now) for (t, last), b in zip(held, buckets)]
-        counts = [self._counters.get((c.key, c.window), (0, 0.0))[0] for c in counters]
-        refused = first_refusal(tokens, counts, counters)
-        if refused is not None:
-            return Outcome(refused, tuple(tokens), tuple(counts))
-        for i, b in enumerate(buckets):
-            tokens[i] -= 1.0
-            last = held[i][1]
-            ttl = bucket_ttl(tokens[i], b.rate, b.burst)
-            states[b.key] = (tokens[i], now if last is None or last < now else last,
-                             None if ttl is None else now + ttl)
-        for i, c in enumerate(counters):
-            counts[i] += 1
-            self._counters[(c.key, c.window)] = (counts[i], c.expires_at)
-        for t in tallies:
-            value = self._tallies.get((t.key, t.window), (0, 0.0))[0]
-            self._tallies[(t.key, t.window)] = (value + 1, t.expires_at)
-        return Outcome(None, tuple(tokens), tuple(counts))
+        values, counts = self._counters, []
+        for counter in counters:
+            counts.append(values.get((counter.key, counter.window), _UNSEEN)[0])
+        outcome = settle(buckets, self._buckets.get, self._buckets.__setitem__, counters, counts, now)
+        if outcome.refused is None:
+            i = 0
+            for counter in counters:
+                values[(counter.key, counter.window)] = (outcome.counts[i], counter.expires_at)
+                i += 1
+            for tally in tallies:
+                where = (tally.key, tally.window)
+                self._tallies[where] = (self._tallies.get(where, _UNSEEN)[0] + 1, tally.expires_at)
+        return outcome
 
     def _prune(self, now: float) -> None:
         for key in [k for k, v in self._buckets.items() if v[2] is not None and v[2] < now]:
@@ -64,7 +56,7 @@ class MemoryStore:
                 del table[key]
 
     async def read_tallies(self, key: str, windows: Sequence[str]) -> list[int]:
-        return [self._tallies.get((key, w), (0, 0.0))[0] for w in windows]
+        return [self._tallies.get((key, w), _UNSEEN)[0] for w in windows]
 
     async def put_record(self, kind: str, id: str, value: dict[str, Any]) -> None:
         self._records.setdefault(kind, {})[id] = encode_record(kind, id, value)

@@ -17,9 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from lychgate.store.base import (BucketSpec, Counter, Outcome, StoreUnavailable, Tally, bucket_ttl,
-                                 encode_record, first_refusal, float_param, parse_query, redact,
-                                 refill)
+from lychgate.store.base import (BucketSpec, Counter, Outcome, StoreUnavailable, Tally, encode_record,
+                                 float_param, parse_query, redact, settle)
 
 T = TypeVar("T")
 PRUNE_EVERY = 1024
@@ -33,6 +32,8 @@ CREATE TABLE IF NOT EXISTS tallies (key TEXT NOT NULL, win TEXT NOT NULL, value 
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL,
                                     PRIMARY KEY (kind, id)) WITHOUT ROWID;
 """
+READ_BUCKET = "SELECT tokens, last FROM buckets WHERE key = ?"
+WRITE_BUCKET = "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?)"
 
 
 class SqliteStore:
@@ -137,24 +138,15 @@ def _consume(conn: sqlite3.Connection, buckets: list[BucketSpec], counters: list
     """The ``consume`` decision inside one write transaction (the arithmetic is base.py's)."""
     if prune:
         _prune(conn, now)
-    states = [conn.execute("SELECT tokens, last FROM buckets WHERE key = ?", (b.key,)).fetchone()
-              for b in buckets]
-    tokens = [refill(*(s or (None, None)), b.rate, b.burst, now) for s, b in zip(states, buckets)]
     counts = [_value(conn, "counters", c.key, c.window) for c in counters]
-    refused = first_refusal(tokens, counts, counters)
-    if refused is not None:
-        return Outcome(refused, tuple(tokens), tuple(counts))
-    for i, (state, b) in enumerate(zip(states, buckets)):
-        tokens[i] -= 1.0
-        ttl = bucket_ttl(tokens[i], b.rate, b.burst)
-        conn.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?)",
-                     (b.key, tokens[i], max(now, state[1] if state else now), None if ttl is None else now + ttl))
-    for i, c in enumerate(counters):
-        counts[i] += 1
-        _bump(conn, "counters", c.key, c.window, c.expires_at)
-    for t in tallies:
-        _bump(conn, "tallies", t.key, t.window, t.expires_at)
-    return Outcome(None, tuple(tokens), tuple(counts))
+    outcome = settle(buckets, lambda key: conn.execute(READ_BUCKET, (key,)).fetchone(),
+                     lambda key, state: conn.execute(WRITE_BUCKET, (key, *state)), counters, counts, now)
+    if outcome.refused is None:
+        for c in counters:
+            _bump(conn, "counters", c.key, c.window, c.expires_at)
+        for t in tallies:
+            _bump(conn, "tallies", t.key, t.window, t.expires_at)
+    return outcome
 
 
 def _value(conn: sqlite3.Connection, table: str, key: str, window: str) -> int:

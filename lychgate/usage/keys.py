@@ -1,10 +1,11 @@
 """API keys and the usage plans they belong to (spec gateway-behavior §7).
 
-Keys are identified by their value's SHA-256: the value itself is never stored, logged or kept
-in memory after start-up (it is shown once, when created). A key is accepted for a method that
-requires one when it exists, is enabled, and belongs to a usage plan covering the API stage;
-otherwise the answer is 403 ``{"message":"Forbidden"}`` (INVALID_API_KEY), with the precise
-reason in the decision trace.
+Keys are identified by their value's SHA-256: the value itself is never stored or logged (it is
+shown once, when created). A key is accepted for a method that requires one when it exists, is
+enabled, and belongs to a usage plan covering the API stage; otherwise the answer is 403
+``{"message":"Forbidden"}`` (INVALID_API_KEY), with the precise reason in the decision trace.
+The values of recently accepted keys are kept in memory only, in a bounded table, so that a
+request with one of them is not hashed again (see ``KeyRegistry.admit``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import secrets
 import string
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from lychgate.config.model import ApiStage, Quota, Throttle, UsagePlan
 from lychgate.errors import InvalidApiKey
@@ -80,29 +81,51 @@ def plan_from_record(record: Mapping) -> UsagePlan:
                          for s in record.get("api_stages") or ()))
 
 
+class Admission(NamedTuple):
+    """An accepted API key and the usage plan it is used under for the API stage."""
+
+    key: ApiKey
+    plan: UsagePlan
+
+    def describe(self) -> str:
+        """For the decision trace."""
+        return f"API key {self.key.name} ({self.key.id}) in usage plan {self.plan.name}"
+
+
+ACCEPTED_SIZE = 10_000
+"""Most (key value, API, stage) acceptances remembered at once; a full table starts afresh."""
+
+
 @dataclass
 class KeyRegistry:
     """Every key and plan the gateway knows, from lychgate.yaml and from the state store."""
 
     plans: dict[str, UsagePlan] = field(default_factory=dict)
     keys: dict[str, ApiKey] = field(default_factory=dict)  # by hash
-    # (key hash, API id, stage) -> what admit() answered: keys and plans change only by replace()
-    _admitted: dict[tuple[str, str, str], tuple[ApiKey, UsagePlan]] = field(default_factory=dict, repr=False)
+    # (key value, API id, stage) -> the key's hash and what admit() answered, for accepted keys
+    # only: an unknown or refused value is hashed every time. Emptied by replace(), the only way
+    # keys and plans change.
+    _accepted: dict[tuple[str, str, str], tuple[str, Admission]] = field(default_factory=dict, repr=False)
 
     def replace(self, plans: Iterable[UsagePlan], keys: Iterable[ApiKey]) -> None:
         self.plans = {plan.name: plan for plan in plans}
         self.keys = {key.hash: key for key in keys}
-        self._admitted = {}
+        self._accepted = {}
 
-    def admit(self, value: str | None, api_id: str, stage: str, source: str) -> tuple[ApiKey, UsagePlan]:
-        """The key and its plan for this API stage, or InvalidApiKey naming the reason (spec §7)."""
+    def admit(self, value: str | None, api_id: str, stage: str, source: str) -> Admission:
+        """The key and its plan for this API stage, or InvalidApiKey naming the reason (spec §7).
+
+        A value accepted before is found in ``_accepted`` without hashing it. The lookup is no
+        timing oracle: a dict compares the presented value with a remembered one only when their
+        64-bit SipHash values (keyed per process) match, which a wrong value practically never does.
+        """
         if not value:
             raise InvalidApiKey(detail=f"the method requires an API key and the request has none ({source})",
                                 cause="api_key_missing")
+        accepted = self._accepted.get((value, api_id, stage))
+        if accepted is not None and self.keys.get(accepted[0]) is accepted[1].key:
+            return accepted[1]
         hashed = key_hash(value)
-        found = self._admitted.get((hashed, api_id, stage))
-        if found is not None and self.keys.get(hashed) is found[0]:
-            return found
         key = self.keys.get(hashed)
         if key is None:
             raise InvalidApiKey(detail=f"the API key ({source}) is not one of the declared or created keys",
@@ -112,9 +135,11 @@ class KeyRegistry:
         for name in key.usage_plans:
             plan = self.plans.get(name)
             if plan is not None and any(s.api_id == api_id and s.stage == stage for s in plan.api_stages):
-                if len(self._admitted) < 10_000:
-                    self._admitted[(hashed, api_id, stage)] = (key, plan)
-                return key, plan
+                if len(self._accepted) >= ACCEPTED_SIZE:
+                    self._accepted.clear()
+                admission = Admission(key, plan)
+                self._accepted[(value, api_id, stage)] = (hashed, admission)
+                return admission
         raise InvalidApiKey(detail=f"API key {key.name} ({key.id}) is not associated with a usage plan for API stage "
                                    f"{api_id}/{stage} (its plans: {', '.join(key.usage_plans) or 'none'})",
                             cause="api_key_not_in_plan")

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, NamedTuple, Sequence
 
 from lychgate.store.base import BucketSpec, Counter, CounterStore, Outcome, Tally
 
@@ -87,37 +87,45 @@ class Verdict:
     """The outcome of one ``check``: admitted, or which limit refused (``kind`` and ``key``).
 
     Made on every request, read on few (refusals, explanations): it keeps the store's answer
-    and builds ``tokens_left`` and ``quota`` when they are read.
+    and works out everything else when it is read.
     """
 
-    __slots__ = ("admitted", "kind", "key", "bucket", "_outcome", "_buckets", "_quota", "_counter", "_resets")
+    __slots__ = ("admitted", "_outcome", "_limits", "_counts")
 
-    def __init__(self, outcome: Outcome, buckets: Sequence[BucketSpec], quota: QuotaSpec | None,
-                 counter: Counter | None, resets: datetime | None) -> None:
-        self._outcome, self._buckets, self._quota, self._counter, self._resets = outcome, buckets, quota, counter, resets
-        refused = outcome.refused
-        self.admitted: bool = refused is None
-        self.kind: Literal["throttle", "quota"] | None = None
-        self.key: str | None = None
-        self.bucket: BucketSpec | None = None  # the bucket that refused, with its limits
-        if refused is not None:
-            what, index = refused
-            if what == "counter":
-                self.kind, self.key = "quota", quota.key if quota else None
-            else:
-                self.kind, self.key, self.bucket = "throttle", buckets[index].key, buckets[index]
+    def __init__(self, outcome: Outcome, limits: RequestLimits, counts: DayCounts) -> None:
+        self._outcome, self._limits, self._counts = outcome, limits, counts
+        self.admitted: bool = outcome.refused is None
+
+    @property
+    def kind(self) -> Literal["throttle", "quota"] | None:
+        refused = self._outcome.refused
+        return None if refused is None else "quota" if refused[0] == "counter" else "throttle"
+
+    @property
+    def bucket(self) -> BucketSpec | None:
+        """The bucket that refused, with its limits."""
+        refused = self._outcome.refused
+        return self._limits.buckets[refused[1]] if refused is not None and refused[0] == "bucket" else None
+
+    @property
+    def key(self) -> str | None:
+        """The key of the bucket or quota that refused."""
+        if self.bucket is not None:
+            return self.bucket.key
+        quota = self._limits.quota
+        return quota.key if self.kind == "quota" and quota is not None else None
 
     @property
     def tokens_left(self) -> dict[str, float]:
         """Bucket key -> tokens after the decision."""
-        return {b.key: t for b, t in zip(self._buckets, self._outcome.tokens)}
+        return {b.key: t for b, t in zip(self._limits.buckets, self._outcome.tokens)}
 
     @property
     def quota(self) -> QuotaState | None:
-        quota, counter = self._quota, self._counter
-        if quota is None or counter is None or self._resets is None:
+        quota, counts = self._limits.quota, self._counts
+        if quota is None or not counts.counters or counts.resets is None:
             return None
-        return QuotaState(quota.key, quota.period, self._outcome.counts[0], counter.limit, self._resets)
+        return QuotaState(quota.key, quota.period, self._outcome.counts[0], counts.counters[0].limit, counts.resets)
 
     def describe(self) -> str:
         """One sentence for the decision trace."""
@@ -184,6 +192,43 @@ def _usage_window(day_number: int) -> tuple[str, float]:
     return day.date().isoformat(), (day + timedelta(days=1 + USAGE_RETENTION_DAYS)).timestamp()
 
 
+class DayCounts(NamedTuple):
+    """What a request under ``RequestLimits`` counts on one UTC day: its quota counter (if any),
+    with the end of the quota period, and its usage tally (if any)."""
+
+    day: int  # days since the epoch
+    counters: tuple[Counter, ...]
+    tallies: tuple[Tally, ...]
+    resets: datetime | None
+
+
+class RequestLimits:
+    """Every limit one kind of request is checked against: its buckets (in the order refusals
+    are reported), its quota, and the ``usage_key`` its admitted requests are counted under.
+
+    The limits never change, so one object serves every request of a route, stage and key: it
+    validates the buckets once and remembers the current day's counter and tally (``counts_on``).
+    """
+
+    __slots__ = ("buckets", "quota", "usage_key", "_counts")
+
+    def __init__(self, buckets: Sequence[BucketSpec], quota: QuotaSpec | None = None,
+                 usage_key: str | None = None) -> None:
+        if len(buckets) > 1 and len({b.key for b in buckets}) < len(buckets):
+            raise ValueError(f"a bucket key is listed twice: {[b.key for b in buckets]}")
+        self.buckets, self.quota, self.usage_key = tuple(buckets), quota, usage_key
+        self._counts = DayCounts(-1, (), (), None)  # no day yet
+
+    def counts_on(self, day: int) -> DayCounts:
+        """The counter and tally of UTC ``day`` (days since the epoch), worked out once a day."""
+        counts = self._counts
+        if counts.day != day:
+            counter, resets = _quota_counter(self.quota, day) if self.quota is not None else (None, None)
+            tallies = (_usage_tally(self.usage_key, day),) if self.usage_key else ()
+            counts = self._counts = DayCounts(day, (counter,) if counter else (), tallies, resets)
+        return counts
+
+
 class Limiter:
     """Throttles, quotas and usage counts for the gateway, on one ``CounterStore``.
 
@@ -200,14 +245,14 @@ class Limiter:
                     now: float | None = None, *, usage_key: str | None = None) -> Verdict:
         """Admit one request iff every bucket has a token and the quota has room (spec §7),
         consuming from all of them or from none; count it for ``usage_key`` if admitted."""
-        if len(buckets) > 1 and len({b.key for b in buckets}) < len(buckets):
-            raise ValueError(f"a bucket key is listed twice: {[b.key for b in buckets]}")
+        return await self.check_limits(RequestLimits(buckets, quota, usage_key), now)
+
+    async def check_limits(self, limits: RequestLimits, now: float | None = None) -> Verdict:
+        """``check`` with limits made beforehand (and reused: this runs on every request)."""
         now = self.clock() if now is None else now
-        day = int(now // 86400)
-        counter, resets = _quota_counter(quota, day) if quota is not None else (None, None)
-        tallies = [_usage_tally(usage_key, day)] if usage_key else []
-        outcome = await self.store.consume(list(buckets), [counter] if counter else [], tallies, now)
-        return Verdict(outcome, buckets, quota, counter, resets)
+        counts = limits.counts_on(int(now // 86400))
+        outcome = await self.store.consume(limits.buckets, counts.counters, counts.tallies, now)
+        return Verdict(outcome, limits, counts)
 
     async def take(self, key: str, rate: float, burst: int, now: float | None = None) -> Verdict:
         """One token from the single bucket ``key`` (``rate`` per second, ``burst`` tokens)."""

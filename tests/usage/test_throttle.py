@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from lychgate.store import open_store
 from lychgate.usage import USAGE_RETENTION_DAYS, BucketSpec, Limiter, Period, QuotaSpec, period_bounds
-from lychgate.usage.throttle import quota_counter, usage_tally
+from lychgate.usage.throttle import RequestLimits, quota_counter, usage_tally
 
 
 def utc(*args: int) -> datetime:
@@ -114,6 +114,22 @@ def test_bad_bucket_specs(rate, burst, message):
 def test_a_bucket_listed_twice_is_refused():
     with pytest.raises(ValueError, match="listed twice"):
         run(lambda limiter: limiter.check([BucketSpec("b", 1, 1), BucketSpec("b", 2, 2)]))
+    with pytest.raises(ValueError, match="listed twice"):
+        RequestLimits([BucketSpec("b", 1, 1), BucketSpec("b", 2, 2)])
+
+
+def test_request_limits_made_once_count_on_the_day_of_each_request():
+    limits = RequestLimits([BucketSpec("b", 100.0, 100)], QuotaSpec("plan/key", 2, "DAY"), usage_key="k")
+    late, early = utc(2031, 5, 14, 23, 59).timestamp(), utc(2031, 5, 15, 0, 1).timestamp()
+
+    async def body(limiter):
+        verdicts = [await limiter.check_limits(limits, now) for now in (late, late, late, early, late)]
+        return verdicts, [await limiter.usage("k", date(2031, 5, day)) for day in (14, 15)]
+
+    verdicts, used = run(body)
+    assert [v.admitted for v in verdicts] == [True, True, False, True, False]  # the 14th's quota stays used
+    assert [v.quota.resets_at for v in verdicts[2:]] == [utc(2031, 5, 15), utc(2031, 5, 16), utc(2031, 5, 15)]
+    assert used == [2, 1]
 
 
 def test_no_limits_admits_and_the_clock_is_used_when_now_is_omitted():

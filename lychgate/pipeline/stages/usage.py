@@ -16,7 +16,7 @@ from lychgate.errors import ApiConfigurationError, QuotaExceeded, Throttled
 from lychgate.pipeline.chain import applies_when
 from lychgate.pipeline.context import RequestContext
 from lychgate.store import BucketSpec, StoreUnavailable
-from lychgate.usage.throttle import QuotaSpec
+from lychgate.usage.throttle import QuotaSpec, RequestLimits
 
 LOG = logging.getLogger(__name__)
 
@@ -29,38 +29,42 @@ def require_api_key(ctx: RequestContext) -> None:
     from_authorizer = ctx.api.api.api_key_source == "AUTHORIZER"
     value = ctx.usage_identifier_key if from_authorizer else ctx.request.header("x-api-key")
     source = "the authorizer's usageIdentifierKey" if from_authorizer else "x-api-key header"
-    key, plan = ctx.gateway.keys.admit(value, ctx.api.api.id, ctx.stage.name, source)
-    ctx.api_key, ctx.api_key_value, ctx.usage_plan = key, value, plan
-    ctx.trace.add("require_api_key", "accepted", lambda: f"API key {key.name} ({key.id}) in usage plan {plan.name}")
+    admission = ctx.gateway.keys.admit(value, ctx.api.api.id, ctx.stage.name, source)
+    ctx.api_key, ctx.api_key_value, ctx.usage_plan = admission.key, value, admission.plan
+    ctx.trace.add("require_api_key", "accepted", admission.describe)  # formatted when read
 
 
 def _bucket(key: str, throttle: Throttle | None) -> list[BucketSpec]:
     return [BucketSpec(key, throttle.rate_limit, throttle.burst_limit)] if throttle is not None else []
 
 
-def limits(ctx: RequestContext) -> tuple[list[BucketSpec], QuotaSpec | None]:
-    """Every bucket that applies to this request, and the plan's quota; computed once per
-    (API, stage, method, plan, key) and remembered, since all of them are immutable."""
-    plan, key = ctx.usage_plan, ctx.api_key
-    cache_key = (ctx.api.api.id, ctx.stage.name, ctx.route.method.resource_path, ctx.request.method,
-                 plan.name if plan else None, key.id if key else None, key.created if key else None)
-    cached = ctx.gateway.limits_cache.get(cache_key)
-    if cached is None:
-        if len(ctx.gateway.limits_cache) > 100_000:
-            ctx.gateway.limits_cache.clear()
-        cached = ctx.gateway.limits_cache[cache_key] = _limits(ctx)
-    return cached
+def limits(ctx: RequestContext) -> RequestLimits | None:
+    """Every limit that applies to this request, None when there is none; made once per API,
+    stage, route, HTTP method and key (with its plan), since all of these are immutable."""
+    key, plan = ctx.api_key, ctx.usage_plan
+    cache = ctx.gateway.limits_cache
+    cache_key = (ctx.api.api.id, ctx.stage.name, ctx.route.method.resource_path, ctx.request.method, id(key))
+    cached = cache.get(cache_key)
+    # The entry holds the key and plan it was made for: that keeps id(key) from being reused
+    # while it is cached, and a key or plan replaced since (e.g. by a reload) makes it anew.
+    if cached is None or cached[0] is not key or cached[1] is not plan:
+        if len(cache) > 100_000:
+            cache.clear()
+        cached = cache[cache_key] = (key, plan, _limits(ctx))
+    return cached[2]
 
 
-def _limits(ctx: RequestContext) -> tuple[list[BucketSpec], QuotaSpec | None]:
-    """Every bucket that applies to this request, and the plan's quota (spec §7 order)."""
+def _limits(ctx: RequestContext) -> RequestLimits | None:
+    """The buckets that apply to this request (spec §7 order), the plan's quota and the key to
+    count usage under; None when there is nothing to check or count."""
     api, stage = ctx.api.api.id, ctx.stage
     method_key = f"{ctx.route.method.resource_path}/{ctx.request.method}"
     buckets = _bucket(f"stage/{api}/{stage.name}", stage.throttle)
     buckets += _bucket(f"stage/{api}/{stage.name}{method_key}", stage.method_throttle.get(method_key))
     plan, key = ctx.usage_plan, ctx.api_key
+    usage_key = f"usage/{key.id}" if key is not None else None
     if plan is None:
-        return buckets, None
+        return RequestLimits(buckets, None, usage_key) if buckets or usage_key else None
     client = f"plan/{plan.name}/{key.id}"
     buckets += _bucket(client, plan.throttle)
     for api_stage in plan.api_stages:
@@ -68,18 +72,17 @@ def _limits(ctx: RequestContext) -> tuple[list[BucketSpec], QuotaSpec | None]:
             buckets += _bucket(f"{client}/{api}/{stage.name}{method_key}", api_stage.method_throttle.get(method_key))
     quota = plan.quota
     spec = QuotaSpec(client, quota.limit, quota.period, quota.offset, key.created if quota.offset else None) if quota else None
-    return buckets, spec
+    return RequestLimits(buckets, spec, usage_key)
 
 
 @applies_when(lambda ctx: ctx.route.method.api_key_required or ctx.stage.throttle is not None
               or bool(ctx.stage.method_throttle))
 async def throttle(ctx: RequestContext) -> None:
-    buckets, quota = limits(ctx)
-    if not buckets and quota is None and ctx.api_key is None:
+    request_limits = limits(ctx)
+    if request_limits is None:
         return
-    usage_key = f"usage/{ctx.api_key.id}" if ctx.api_key is not None else None
     try:
-        verdict = await ctx.gateway.limiter.check(buckets, quota, usage_key=usage_key)
+        verdict = await ctx.gateway.limiter.check_limits(request_limits)
     except StoreUnavailable as exc:
         LOG.error("%s %s", ctx.request_id, exc)
         if ctx.gateway.project.on_state_failure == "allow":
