@@ -28,6 +28,7 @@ class MemoryStore:
         self._tallies: dict[tuple[str, str], tuple[int, float]] = {}
         self._records: dict[str, dict[str, str]] = {}  # kind -> id -> JSON
         self._calls = 0
+        self._read, self._write = self._buckets.get, self._buckets.__setitem__  # for settle(), made once
 
     async def consume(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
                       tallies: Sequence[Tally], now: float) -> Outcome:
@@ -37,7 +38,7 @@ class MemoryStore:
         values, counts = self._counters, []
         for counter in counters:
             counts.append(values.get((counter.key, counter.window), _UNSEEN)[0])
-        outcome = settle(buckets, self._buckets.get, self._buckets.__setitem__, counters, counts, now)
+        outcome = settle(buckets, self._read, self._write, counters, counts, now)
         if outcome.refused is None:
             i = 0
             for counter in counters:

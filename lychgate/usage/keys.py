@@ -102,10 +102,10 @@ class KeyRegistry:
 
     plans: dict[str, UsagePlan] = field(default_factory=dict)
     keys: dict[str, ApiKey] = field(default_factory=dict)  # by hash
-    # (key value, API id, stage) -> the key's hash and what admit() answered, for accepted keys
+    # (key value, API id, stage) -> the key's hash, the key and what admit() answered, for accepted keys
     # only: an unknown or refused value is hashed every time. Emptied by replace(), the only way
     # keys and plans change.
-    _accepted: dict[tuple[str, str, str], tuple[str, Admission]] = field(default_factory=dict, repr=False)
+    _accepted: dict[tuple[str, str, str], tuple[str, ApiKey, Admission]] = field(default_factory=dict, repr=False)
 
     def replace(self, plans: Iterable[UsagePlan], keys: Iterable[ApiKey]) -> None:
         self.plans = {plan.name: plan for plan in plans}
@@ -123,8 +123,8 @@ class KeyRegistry:
             raise InvalidApiKey(detail=f"the method requires an API key and the request has none ({source})",
                                 cause="api_key_missing")
         accepted = self._accepted.get((value, api_id, stage))
-        if accepted is not None and self.keys.get(accepted[0]) is accepted[1].key:
-            return accepted[1]
+        if accepted is not None and self.keys.get(accepted[0]) is accepted[1]:
+            return accepted[2]
         hashed = key_hash(value)
         key = self.keys.get(hashed)
         if key is None:
@@ -138,7 +138,7 @@ class KeyRegistry:
                 if len(self._accepted) >= ACCEPTED_SIZE:
                     self._accepted.clear()
                 admission = Admission(key, plan)
-                self._accepted[(value, api_id, stage)] = (hashed, admission)
+                self._accepted[(value, api_id, stage)] = (hashed, key, admission)
                 return admission
         raise InvalidApiKey(detail=f"API key {key.name} ({key.id}) is not associated with a usage plan for API stage "
                                    f"{api_id}/{stage} (its plans: {', '.join(key.usage_plans) or 'none'})",

@@ -207,25 +207,26 @@ class RequestLimits:
     are reported), its quota, and the ``usage_key`` its admitted requests are counted under.
 
     The limits never change, so one object serves every request of a route, stage and key: it
-    validates the buckets once and remembers the current day's counter and tally (``counts_on``).
+    validates the buckets once and keeps the counter and tally of the last day asked for in
+    ``counts`` (see ``counts_on``).
     """
 
-    __slots__ = ("buckets", "quota", "usage_key", "_counts")
+    __slots__ = ("buckets", "quota", "usage_key", "counts")
 
     def __init__(self, buckets: Sequence[BucketSpec], quota: QuotaSpec | None = None,
                  usage_key: str | None = None) -> None:
         if len(buckets) > 1 and len({b.key for b in buckets}) < len(buckets):
             raise ValueError(f"a bucket key is listed twice: {[b.key for b in buckets]}")
         self.buckets, self.quota, self.usage_key = tuple(buckets), quota, usage_key
-        self._counts = DayCounts(-1, (), (), None)  # no day yet
+        self.counts = DayCounts(-1, (), (), None)  # no day yet
 
     def counts_on(self, day: int) -> DayCounts:
         """The counter and tally of UTC ``day`` (days since the epoch), worked out once a day."""
-        counts = self._counts
+        counts = self.counts
         if counts.day != day:
             counter, resets = _quota_counter(self.quota, day) if self.quota is not None else (None, None)
             tallies = (_usage_tally(self.usage_key, day),) if self.usage_key else ()
-            counts = self._counts = DayCounts(day, (counter,) if counter else (), tallies, resets)
+            counts = self.counts = DayCounts(day, (counter,) if counter else (), tallies, resets)
         return counts
 
 
@@ -250,7 +251,10 @@ class Limiter:
     async def check_limits(self, limits: RequestLimits, now: float | None = None) -> Verdict:
         """``check`` with limits made beforehand (and reused: this runs on every request)."""
         now = self.clock() if now is None else now
-        counts = limits.counts_on(int(now // 86400))
+        day = int(now // 86400)
+        counts = limits.counts
+        if counts.day != day:
+            counts = limits.counts_on(day)
         outcome = await self.store.consume(limits.buckets, counts.counters, counts.tallies, now)
         return Verdict(outcome, limits, counts)
 

@@ -23,13 +23,14 @@ LOG = logging.getLogger(__name__)
 
 @applies_when(lambda ctx: ctx.route.method.api_key_required)
 def require_api_key(ctx: RequestContext) -> None:
-    method = ctx.route.method
-    if not method.api_key_required:
+    if not ctx.route.method.api_key_required:
         return
-    from_authorizer = ctx.api.api.api_key_source == "AUTHORIZER"
-    value = ctx.usage_identifier_key if from_authorizer else ctx.request.header("x-api-key")
-    source = "the authorizer's usageIdentifierKey" if from_authorizer else "x-api-key header"
-    admission = ctx.gateway.keys.admit(value, ctx.api.api.id, ctx.stage.name, source)
+    api = ctx.api.api
+    if api.api_key_source == "AUTHORIZER":
+        value, source = ctx.usage_identifier_key, "the authorizer's usageIdentifierKey"
+    else:
+        value, source = ctx.request.header("x-api-key"), "x-api-key header"
+    admission = ctx.gateway.keys.admit(value, api.id, ctx.stage.name, source)
     ctx.api_key, ctx.api_key_value, ctx.usage_plan = admission.key, value, admission.plan
     ctx.trace.add("require_api_key", "accepted", admission.describe)  # formatted when read
 
@@ -41,17 +42,19 @@ def _bucket(key: str, throttle: Throttle | None) -> list[BucketSpec]:
 def limits(ctx: RequestContext) -> RequestLimits | None:
     """Every limit that applies to this request, None when there is none; made once per API,
     stage, route, HTTP method and key (with its plan), since all of these are immutable."""
-    key, plan = ctx.api_key, ctx.usage_plan
-    cache = ctx.gateway.limits_cache
+    key = ctx.api_key
     cache_key = (ctx.api.api.id, ctx.stage.name, ctx.route.method.resource_path, ctx.request.method, id(key))
-    cached = cache.get(cache_key)
+    cached = ctx.gateway.limits_cache.get(cache_key)
     # The entry holds the key and plan it was made for: that keeps id(key) from being reused
     # while it is cached, and a key or plan replaced since (e.g. by a reload) makes it anew.
-    if cached is None or cached[0] is not key or cached[1] is not plan:
-        if len(cache) > 100_000:
-            cache.clear()
-        cached = cache[cache_key] = (key, plan, _limits(ctx))
-    return cached[2]
+    if cached is not None and cached[0] is key and cached[1] is ctx.usage_plan:
+        return cached[2]
+    cache = ctx.gateway.limits_cache
+    if len(cache) > 100_000:
+        cache.clear()
+    made = _limits(ctx)
+    cache[cache_key] = (key, ctx.usage_plan, made)
+    return made
 
 
 def _limits(ctx: RequestContext) -> RequestLimits | None:
@@ -89,7 +92,9 @@ async def throttle(ctx: RequestContext) -> None:
             ctx.trace.add("throttle", "skipped", f"{exc}; on_state_failure: allow lets the request through")
             return
         raise ApiConfigurationError(detail=str(exc), cause="state_store_unavailable") from exc
-    ctx.trace.add("throttle", "admitted" if verdict.admitted else "refused", verdict.describe)  # formatted when read
-    if not verdict.admitted:
-        error = QuotaExceeded if verdict.kind == "quota" else Throttled
-        raise error(detail=verdict.describe(), cause=f"{verdict.kind}_exceeded")
+    if verdict.admitted:
+        ctx.trace.add("throttle", "admitted", verdict.describe)  # formatted when read
+        return
+    ctx.trace.add("throttle", "refused", verdict.describe)
+    error = QuotaExceeded if verdict.kind == "quota" else Throttled
+    raise error(detail=verdict.describe(), cause=f"{verdict.kind}_exceeded")
