@@ -34,6 +34,7 @@ from harness import auth
 from harness.scenarios import ITEM_PATH
 
 from lychgate.authorizers import iam
+from lychgate.iam.arn import execute_api_arn
 from lychgate.config.project import load_project
 from lychgate.messages import Request
 from lychgate.sigv4 import Verified, verify
@@ -52,7 +53,7 @@ def build(work: Path):
 def kinds(project, requests) -> dict:
     store, region, account = project.identities, project.region, project.account_id
     count = len(requests)
-    arn = iam.method_arn(region, account, API_ID, STAGE, "GET", requests[0][0][len(STAGE) + 1:])
+    arn = execute_api_arn(region, account, API_ID, STAGE, "GET", requests[0][0][len(STAGE) + 1:])
     callers = [iam.authenticate(Request("GET", p, q, h), store, region) for p, q, h in requests]
     assert all(isinstance(c, iam.Caller) for c in callers), callers
     memo = iam.DecisionMemo()

@@ -212,13 +212,14 @@ def iam_call(loaded: Loaded, *, memo: bool = True):
     caller: SigV4 verification against the project's identities, then the IAM decision (with the
     gateway's decision memo, as served; ``memo=False`` evaluates the policies every time)."""
     from lychgate.authorizers import iam
+    from lychgate.iam.arn import execute_api_arn
     from lychgate.iam import Decision
     from lychgate.messages import Request
     gateway = loaded.gateway
     project = gateway.project
     now = time.time()
     headers = signed_headers("127.0.0.1:8080", now=now)
-    arn = iam.method_arn(project.region, project.account_id, API_ID, "prod", "GET", PATH[len("/prod"):])
+    arn = execute_api_arn(project.region, project.account_id, API_ID, "prod", "GET", PATH[len("/prod"):])
     decisions = gateway.decisions if memo else None
 
     def call():
