@@ -622,8 +622,8 @@ def decide(config: AuthorizerConfig, result: AuthorizerResult, method_arn: str, 
            entry: CacheEntry | None = None, now: float = 0.0, latency_ms: int = 0,
            stored: bool = False) -> AuthorizerOutcome:
     """Judge a (fresh or cached) result against this request's method ARN (spec §5.3, §5.4)."""
-    if entry is not None:  # a live entry: ttl_left > 0
-        timing = (False, True, max(0.0, now - entry.stored_at), entry.expires_at - now, 0)
+    if entry is not None:
+        timing = (False, True, entry.age(now), entry.ttl_left(now), 0)
     else:
         timing = (True, False, None, float(config.ttl_s) if stored else None, latency_ms)
     if result.policy is None:

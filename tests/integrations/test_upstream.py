@@ -60,9 +60,11 @@ class Backend:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: Scripted(self), "127.0.0.1", 0)
         self.origin = ("http", "127.0.0.1", self.server.sockets[0].getsockname()[1])
+        self.pool = UpstreamPool()  # the client under test, closed with the backend
         return self
 
     async def __aexit__(self, *exc):
+        self.pool.close()
         self.server.close()
         for transport in self.transports:
             transport.close()
@@ -85,9 +87,8 @@ def test_response_status_headers_and_body_in_order():
 
     async def main():
         async with Backend(fixed(answer)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             r = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return r
     r = run(main())
     assert r.status == 201 and r.body == b"abc"
@@ -98,10 +99,9 @@ def test_response_status_headers_and_body_in_order():
 def test_keep_alive_reuses_one_connection_and_sends_the_body():
     async def main():
         async with Backend(fixed(OK)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             bodies = [(await pool.request(backend.origin, head("POST", body=b"x" * n), b"x" * n, timeout=5)).body
                       for n in (0, 10, 70000)]
-            pool.close()
             return backend, bodies
     backend, bodies = run(main())
     assert bodies == [b"hello"] * 3 and backend.connections == 1
@@ -111,10 +111,9 @@ def test_keep_alive_reuses_one_connection_and_sends_the_body():
 def test_concurrent_requests_use_separate_connections():
     async def main():
         async with Backend(fixed(OK)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             answers = await asyncio.gather(*(pool.request(backend.origin, head(), b"", timeout=5) for _ in range(3)))
             again = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return backend, answers, again
     backend, answers, again = run(main())
     assert [a.body for a in answers] == [b"hello"] * 3 and again.body == b"hello"
@@ -124,11 +123,10 @@ def test_concurrent_requests_use_separate_connections():
 def test_backend_closing_after_keep_alive_response_retries_once_on_a_fresh_connection():
     async def main():
         async with Backend(fixed(OK), close_after=True) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             first = await pool.request(backend.origin, head(), b"", timeout=5)
             await asyncio.sleep(0.05)  # the backend's close arrives while the connection is idle
             second = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return backend, first, second
     backend, first, second = run(main())
     assert first.body == second.body == b"hello" and backend.connections == 2
@@ -137,13 +135,12 @@ def test_backend_closing_after_keep_alive_response_retries_once_on_a_fresh_conne
 def test_stale_idle_connection_closed_during_the_send_is_retried():
     async def main():
         async with Backend(fixed(OK)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             await pool.request(backend.origin, head(), b"", timeout=5)
             # Close the backend's side without the pool noticing before it reuses the connection.
             for transport in backend.transports:
                 transport.close()
             second = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return backend, second
     backend, second = run(main())
     assert second.body == b"hello" and backend.connections == 2
@@ -158,7 +155,7 @@ def test_no_retry_once_the_backend_answered_something():
 
     async def main():
         async with Backend(answer) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             await pool.request(backend.origin, head(), b"", timeout=5)
 
             async def close_soon():
@@ -169,7 +166,6 @@ def test_no_retry_once_the_backend_answered_something():
             with pytest.raises(UpstreamError, match="before a complete response"):
                 await pool.request(backend.origin, head(), b"", timeout=5)
             await closer
-            pool.close()
             return backend
     backend = run(main())
     assert backend.connections == 1
@@ -180,10 +176,9 @@ def test_connection_close_from_the_backend_is_not_reused():
 
     async def main():
         async with Backend(fixed(answer)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             for _ in range(2):
                 assert (await pool.request(backend.origin, head(), b"", timeout=5)).body == b"ok"
-            pool.close()
             return backend
     assert run(main()).connections == 2
 
@@ -193,10 +188,9 @@ def test_head_response_has_no_body_whatever_its_content_length():
 
     async def main():
         async with Backend(fixed(answer)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             first = await pool.request(backend.origin, head("HEAD"), b"", timeout=5, head_only=True)
             second = await pool.request(backend.origin, head("HEAD"), b"", timeout=5, head_only=True)
-            pool.close()
             return backend, first, second
     backend, first, second = run(main())
     assert (first.status, first.headers, first.body) == (200, [("Content-Length", "5"), ("X-A", "b")], b"")
@@ -206,10 +200,9 @@ def test_head_response_has_no_body_whatever_its_content_length():
 def test_close_delimited_body_ends_with_the_connection():
     async def main():
         async with Backend(fixed(b"HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nuntil close"), close_after=True) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             r = await pool.request(backend.origin, head(), b"", timeout=5)
             r2 = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return backend, r, r2
     backend, r, r2 = run(main())
     assert (r.status, r.headers, r.body) == (200, [("X-A", "1")], b"until close")
@@ -219,9 +212,8 @@ def test_close_delimited_body_ends_with_the_connection():
 def test_close_delimited_empty_body():
     async def main():
         async with Backend(fixed(b"HTTP/1.1 200 OK\r\n\r\n"), close_after=True) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             r = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return r
     r = run(main())
     assert (r.status, r.headers, r.body) == (200, [], b"")
@@ -230,10 +222,9 @@ def test_close_delimited_empty_body():
 def test_204_without_framing_completes_without_waiting_for_close():
     async def main():
         async with Backend(fixed(b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n")) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             r = await pool.request(backend.origin, head(), b"", timeout=5)
             r2 = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return backend, r, r2
     backend, r, r2 = run(main())
     assert (r.status, r.headers, r.body, r2.status) == (204, [("X-A", "1")], b"", 204)
@@ -243,10 +234,9 @@ def test_204_without_framing_completes_without_waiting_for_close():
 def test_connection_closed_mid_headers_is_an_error():
     async def main():
         async with Backend(fixed(b"HTTP/1.1 200 OK\r\nX-A: 1\r\n"), close_after=True) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             with pytest.raises(UpstreamError, match="before a complete response"):
                 await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
     run(main())
 
 
@@ -256,10 +246,9 @@ def test_chunked_body():
 
     async def main():
         async with Backend(fixed(answer)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             r = await pool.request(backend.origin, head(), b"", timeout=5)
             r2 = await pool.request(backend.origin, head(), b"", timeout=5)
-            pool.close()
             return backend, r, r2
     backend, r, r2 = run(main())
     assert (r.headers, r.body, r2.body) == ([("Transfer-Encoding", "chunked")], b"hello world", b"hello world")
@@ -299,10 +288,9 @@ def test_response_over_the_cap_is_an_error():
 
     async def main():
         async with Backend(fixed(answer)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             with pytest.raises(UpstreamError, match="larger than 10 MB"):
                 await pool.request(backend.origin, head(), b"", timeout=10)
-            pool.close()
     run(main())
 
 
@@ -312,9 +300,8 @@ def test_response_at_the_cap_is_fine():
 
     async def main():
         async with Backend(fixed(answer)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             r = await pool.request(backend.origin, head(), b"", timeout=10)
-            pool.close()
             return r
     assert len(run(main()).body) == MAX_RESPONSE_BYTES
 
@@ -322,12 +309,11 @@ def test_response_at_the_cap_is_fine():
 def test_garbage_is_an_error_and_the_connection_is_dropped():
     async def main():
         async with Backend(fixed(b"this is not HTTP\r\n\r\n")) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             with pytest.raises(UpstreamError, match="not HTTP/1.x"):
                 await pool.request(backend.origin, head(), b"", timeout=5)
             backend.answer = fixed(OK)
             assert (await pool.request(backend.origin, head(), b"", timeout=5)).body == b"hello"
-            pool.close()
             return backend
     assert run(main()).connections == 2
 
@@ -337,11 +323,10 @@ def test_upgrade_answer_is_returned_and_the_connection_dropped():
 
     async def main():
         async with Backend(fixed(upgrade)) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             r = await pool.request(backend.origin, head(), b"", timeout=5)
             backend.answer = fixed(OK)
             assert (await pool.request(backend.origin, head(), b"", timeout=5)).body == b"hello"
-            pool.close()
             return backend, r
     backend, r = run(main())
     assert (r.status, r.headers, r.body) == (101, [("Connection", "Upgrade"), ("Upgrade", "websocket")], b"")
@@ -354,14 +339,13 @@ def test_timeout_closes_the_connection():
 
     async def main():
         async with Backend(answer) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             loop = asyncio.get_running_loop()
             started = loop.time()
             with pytest.raises(asyncio.TimeoutError):
                 await pool.request(backend.origin, head(), b"", timeout=0.2)
             elapsed = loop.time() - started
             assert (await pool.request(backend.origin, head(), b"", timeout=5)).body == b"hello"
-            pool.close()
             return backend, elapsed
     backend, elapsed = run(main())
     assert 0.15 < elapsed < 1.5 and backend.connections == 2
@@ -373,14 +357,13 @@ def test_cancellation_closes_the_connection():
 
     async def main():
         async with Backend(answer) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             task = asyncio.ensure_future(pool.request(backend.origin, head(), b"", timeout=5))
             await asyncio.sleep(0.05)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
             assert (await pool.request(backend.origin, head(), b"", timeout=5)).body == b"hello"
-            pool.close()
             return backend
     assert run(main()).connections == 2
 
@@ -420,7 +403,7 @@ def test_each_request_on_a_kept_alive_connection_has_its_own_deadline():
 
     async def main():
         async with Backend(answer) as backend:
-            pool = UpstreamPool()
+            pool = backend.pool
             plan[:] = [0, 0.4, -1]
             fast = await timed(pool, backend, 0.2)
             slower = await timed(pool, backend, 2)  # answered after the first request's deadline
@@ -429,7 +412,6 @@ def test_each_request_on_a_kept_alive_connection_has_its_own_deadline():
             plan[:] = [0, -1]
             await timed(pool, backend, 5)
             short = await timed(pool, backend, 0.2)  # a shorter deadline than the connection's last one
-            pool.close()
             return first, backend.connections, fast, slower, silent, short
     first, total, fast, slower, silent, short = run(main())
     assert first == 1 and total == 2 and not plan

@@ -18,9 +18,8 @@ def resolve_api(ctx: RequestContext) -> None:
         # No API or stage answers here; AWS's answer for an unknown stage is not confirmed:
         # docs/aws-behaviour.md "Unknown stage".
         raise MissingAuthenticationToken(detail=no_stage_detail(ctx.gateway, request.raw_path, host), cause="no_stage")
-    api, stage, ctx.path, ctx.stage_prefixed = resolved
-    ctx.api, ctx.stage = api, stage
-    ctx.trace.add("resolve_api", "resolved", (_resolved_text, api, stage))
+    ctx.api, ctx.stage, ctx.path, ctx.stage_prefixed = resolved
+    ctx.trace.add("resolve_api", "resolved", (_resolved_text, ctx.api, ctx.stage))
 
 
 def match_route(ctx: RequestContext) -> None:
