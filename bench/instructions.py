@@ -13,23 +13,29 @@ as "direct"), and not the kernel's side of the sockets. Read the differences bet
 system calls are not in them), so ``run.py`` stays the measure of throughput; this one tells
 whether a change made the code cheaper. Needs ``valgrind`` (Debian package); installs nothing.
 
-    python bench/instructions.py [--kinds none,iam,token,jwt,apikey] [--requests 1000,3000]
+    python bench/instructions.py [--kinds none,iam,token,jwt,apikey,redis] [--requests 1000,3000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Iterator
 
 BENCH = Path(__file__).resolve().parent
-KINDS = {"direct": None, "none": None, "iam": "iam", "token": "token", "jwt": "jwt", "apikey": "apikey"}
+KINDS = {"direct": None, "none": None, "iam": "iam", "token": "token", "jwt": "jwt", "apikey": "apikey",
+         "redis": "apikey"}
+"""Scenario kind -> the authorization of ``harness.auth``; ``redis`` is ``apikey`` with its state in
+a redis-server (started here, outside valgrind: only the gateway's side is counted)."""
 ANSWER = b'{"ok":true,"service":"backend","message":"hello from the bench backend","id":"a1b2c3d4e5f60718","n":42}'
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
 WARM_UP = 300
@@ -69,7 +75,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="lychgate-instructions-") as scratch:
             work = Path(scratch)
             _prepare(kind, work)
-            per_request[kind] = (count(kind, n2, work) - count(kind, n1, work)) / (n2 - n1)
+            with _state_store(kind, work):
+                per_request[kind] = (count(kind, n2, work) - count(kind, n1, work)) / (n2 - n1)
         added = f"{per_request[kind] - per_request['none']:14,.0f}" if "none" in per_request and kind != "none" else ""
         print(f"{kind:<8} {per_request[kind]:21,.0f} {added}", flush=True)
     return 0
@@ -83,6 +90,33 @@ def _prepare(kind: str, work: Path) -> None:
         from harness import auth
         auth.auth_project(work, 9, "jwt")
         auth.header_sets(work, 9, "jwt")
+
+
+@contextlib.contextmanager
+def _state_store(kind: str, work: Path) -> Iterator[None]:
+    """For ``redis``: a redis-server of its own (no persistence) for both runs, its URL in
+    ``work/state-url``; other kinds keep the memory store."""
+    if kind != "redis":
+        yield
+        return
+    if shutil.which("redis-server") is None:
+        sys.exit("instructions.py: redis-server is not installed (Debian: apt-get install -y redis-server)")
+    sys.path.insert(0, str(BENCH))
+    from harness.procs import free_port
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout != b"PONG\n":
+            if time.monotonic() > deadline or server.poll() is not None:
+                sys.exit("instructions.py: redis-server did not start")
+            time.sleep(0.05)
+        (work / "state-url").write_text(f"redis://127.0.0.1:{port}/0")
+        yield
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 # ---------------------------------------------------------------- the child: one process, three parts
@@ -134,7 +168,10 @@ async def _serve_and_load(kind: str, requests: int, work: Path) -> None:
     backend = await loop.create_server(_Backend, "127.0.0.1", 0)
     backend_port = backend.sockets[0].getsockname()[1]
     auth_kind = KINDS[kind]
-    project = auth.auth_project(work, backend_port, auth_kind) if auth_kind else proxy_project(work, backend_port)
+    state_url = work / "state-url"
+    state = state_url.read_text() if state_url.exists() else "memory"
+    project = (auth.auth_project(work, backend_port, auth_kind, state=state) if auth_kind
+               else proxy_project(work, backend_port))
     gateway = Gateway(load_project(project), access_log=False)
     await gateway.load_keys()
     if gateway.local_idp is not None:
