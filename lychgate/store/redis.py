@@ -11,14 +11,17 @@ that fall in different slots are sent as one script per slot, concurrently (one 
 latency); if any refuses, the admitted ones are given back with ``REFUND``. Between the two, a
 concurrent request may see the taken tokens, so a cluster can briefly under-admit, never over-admit.
 Bucket keys expire a minute after they would be full again; counters and tallies at their window's
-``expires_at``. Every Redis failure becomes ``StoreUnavailable``; redis-py reconnects on the next call.
+``expires_at``. Every Redis failure becomes ``StoreUnavailable`` (fail closed); the next call
+connects again.
 
-On a single server, the CONSUME scripts that concurrent requests issue within one event-loop turn
-are coalesced into one pipeline (not a transaction: each script is atomic on its own, exactly as
-when sent alone), sent in one round-trip at the end of the turn, one pipeline in flight at a time
-(see ``RedisStore._flush``); each caller gets its own reply, or its own ``StoreUnavailable``.
-redis-py's per-call overhead, not Redis, is what costs CPU, and a pipeline pays it once per batch;
-commands are packed by hiredis (``_HiredisPacking``).
+On a single server, ``consume`` (the hot path: every request of a usage plan) bypasses redis-py:
+the CONSUME scripts that concurrent requests issue within one event-loop turn are coalesced into
+one pipeline (not a transaction: each script is atomic on its own, exactly as when sent alone),
+written at the end of the turn on one connection of ``lychgate.store.resp`` (hiredis packing and
+parsing, no pool), one pipeline in flight at a time (see ``RedisStore._flush``); each caller gets
+its own reply, or its own ``StoreUnavailable``. A script is never sent twice: a batch lost with
+its connection fails, even if it ran. What is rare keeps redis-py: records, tallies read back,
+the Redis Cluster (``redis+cluster://``), which also parses the URL (user, password, db, TLS).
 """
 
 from __future__ import annotations
@@ -33,24 +36,21 @@ from typing import Any, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from hiredis import ReplyError
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import ConnectionPool, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-try:
-    from hiredis import pack_command as hiredis_pack  # hiredis >= 2.1
-except ImportError:  # redis-py works without it; commands are then packed in Python
-    hiredis_pack = None
-
 from lychgate.store.base import (BucketSpec, Counter, Outcome, StoreUnavailable, Tally, encode_record,
                                  first_refusal, float_param, parse_query, redact)
+from lychgate.store.resp import Address, RespClient
 
 MAX_CONNECTIONS = 50
-"""Redis connections per store (per process); more concurrent calls wait up to ``timeout`` for one.
-A URL's ``?max_connections=N`` overrides it."""
+"""redis-py connections per store (per process); more concurrent calls wait up to ``timeout`` for
+one. A URL's ``?max_connections=N`` overrides it. ``consume`` on a single server uses one more."""
 MAX_BATCH = 64
 """Most CONSUME scripts in one pipeline (single server); a fuller queue is sent at once."""
 MAX_IN_FLIGHT = 1
@@ -169,8 +169,10 @@ def _ttl(expires_at: float, now: float) -> int:
 class RedisStore:
     """A ``CounterStore`` on Redis or a Redis Cluster (see the module docstring)."""
 
-    def __init__(self, client: Any, url: str, cluster: bool, connections: int = MAX_CONNECTIONS) -> None:
+    def __init__(self, client: Any, url: str, cluster: bool, connections: int = MAX_CONNECTIONS,
+                 resp: RespClient | None = None) -> None:
         self._client, self.url, self._cluster = client, redact(url), cluster
+        self._resp = resp  # single server: the connection of consume's batches
         self._sha = {script: None for script in (CONSUME, REFUND)}
         self._ready = False  # cluster: topology known; False again after any failure
         self._init_lock = asyncio.Lock()
@@ -179,7 +181,7 @@ class RedisStore:
         self._queue: list[tuple[list[Any], asyncio.Future[Any]]] = []
         self._queue_loop: asyncio.AbstractEventLoop | None = None
         self._flush_handle: asyncio.Handle | None = None
-        self._batches: set[asyncio.Task[None]] = set()  # pipelines in flight (strong references)
+        self._batches: set[asyncio.Future[list[Any]]] = set()  # pipelines in flight: their replies
         self._loaded = False  # CONSUME was sent with SCRIPT LOAD once; later, NOSCRIPT means EVAL
 
     @classmethod
@@ -203,19 +205,17 @@ class RedisStore:
             return cls(client, url, True, int(connections))
         pool = aioredis.BlockingConnectionPool.from_url(plain, retry=Retry(NoBackoff(), 1), timeout=timeout,
                                                        max_connections=int(connections), **options)
-        if hiredis_pack is not None:
-            pool.connection_class = _hiredis_packing(pool.connection_class)
-        return cls(aioredis.Redis.from_pool(pool), url, False)
+        return cls(aioredis.Redis.from_pool(pool), url, False, resp=RespClient(_address(pool), timeout))
 
     async def _send(self, method: str, *args: Any) -> Any:
         """``client.<method>(*args)``; every failure but NOSCRIPT becomes ``StoreUnavailable``.
 
         A standalone client retries once on a broken connection (a stale pooled socket after a
-        server restart); should the script have run before the break it runs twice, which takes
-        one token too many (under-admits), never too few. redis-py's cluster client re-reads the
+        server restart): its commands (records, reads, PING) may run twice harmlessly. Cluster
+        commands, scripts among them, are not retried: redis-py's cluster client re-reads the
         topology when a command fails, and commands that start meanwhile may fail (even with
-        AttributeError) after running; so cluster commands are not retried, wait for the topology
-        under a lock after any failure, and stay within the per-node connection pools.
+        AttributeError) after running; so they wait for the topology under a lock after any
+        failure, and stay within the per-node connection pools.
         """
         try:
             if not self._cluster:
@@ -271,80 +271,66 @@ class RedisStore:
                        tuple(map(int, reply[2 + nb:])))
 
     def _flush(self) -> None:
-        """Send the queued CONSUME scripts as one pipeline, in a task of their own: a caller that
-        is cancelled only stops waiting for its reply; the batch and the other callers go on.
+        """Send the queued CONSUME scripts as one pipeline. A caller that is cancelled only stops
+        waiting for its reply; the batch and the other callers go on (see ``_answer``).
 
         At most MAX_IN_FLIGHT (one) pipeline is on the wire: while it is, requests keep queueing
-        and go together as soon as its replies are in (``_batch_done``). Measured, a pipeline
-        costs ~170 µs of client CPU (pool, timeouts, syscalls) whatever its size, and each script
-        in it ~25 µs more; Redis runs scripts one at a time anyway. A second pipeline in flight
-        would spare a request at most one round-trip's wait (on loopback, a fraction of a
-        millisecond) but split the batches: on the gateway benchmark they average 16 scripts
-        with one in flight, 8 without a bound. A queue of MAX_BATCH is sent at once, in flight
-        or not, so the wait stays bounded: one turn, plus the round-trip of the batch ahead,
-        plus its own.
+        and go together as soon as its replies are in (``_answer``). Each pipeline costs a write
+        and a read on the socket, a batch future and a loop turn whatever its size; Redis runs
+        scripts one at a time anyway. A second pipeline in flight would spare a request at most
+        one round-trip's wait (on loopback, a fraction of a millisecond) but split the batches
+        (with redis-py, they averaged 16 scripts on the gateway benchmark with one in flight, 8
+        without a bound). A queue of MAX_BATCH is sent at once, in flight or not, so the wait
+        stays bounded: one turn, plus the round-trip of the batch ahead, plus its own.
         """
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         if len(self._batches) >= MAX_IN_FLIGHT and len(self._queue) < MAX_BATCH:
-            return  # _batch_done flushes when the pipeline in flight is answered
+            return  # _answer flushes when the pipeline in flight is answered
         batch, self._queue = self._queue, []
         batch = [entry for entry in batch if not entry[1].done()]  # callers cancelled meanwhile: not sent
-        if batch:
-            task = self._queue_loop.create_task(self._run_batch(batch))
-            self._batches.add(task)
-            task.add_done_callback(self._batch_done)
-
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
-        self._batches.discard(task)
-        if self._queue and self._flush_handle is None and task.get_loop() is self._queue_loop:
-            # call_soon: the callers just answered run first, and their next scripts join this batch
-            self._flush_handle = self._queue_loop.call_soon(self._flush)
-
-    async def _run_batch(self, batch: list[tuple[list[Any], asyncio.Future[Any]]]) -> None:
-        """Resolve every future of ``batch``: its own reply, or ``StoreUnavailable``. Never leaves
-        one pending: a failure of the pipeline (or a cancellation of this task) fails them all."""
-        try:
-            replies = await self._pipeline([args for args, _ in batch])
-        except BaseException as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(self._unavailable(exc))
-            if not isinstance(exc, Exception):
-                raise
+        if not batch:
             return
-        for (_, future), reply in zip(batch, replies):
+        commands = [("EVALSHA", CONSUME_SHA, *args) for args, _ in batch]
+        load, self._loaded = not self._loaded, True  # batches sent meanwhile: NOSCRIPT covers them
+        if load:  # should it fail (e.g. no permission), NOSCRIPT covers it too
+            commands.insert(0, ("SCRIPT", "LOAD", CONSUME))
+        self._send_batch(batch, commands, load)
+
+    def _send_batch(self, batch: list[tuple[list[Any], asyncio.Future[Any]]], commands: list[tuple[Any, ...]],
+                    skip: int) -> None:
+        """Pipeline ``commands`` (the first ``skip`` replies are nobody's), then ``_answer`` ``batch``."""
+        sent = self._resp.pipeline(commands)
+        self._batches.add(sent)
+        sent.add_done_callback(functools.partial(self._answer, batch, skip))
+
+    def _answer(self, batch: list[tuple[list[Any], asyncio.Future[Any]]], skip: int,
+                sent: asyncio.Future[list[Any]]) -> None:
+        """Resolve every caller of ``batch``: its own reply, or its own ``StoreUnavailable`` (a lost
+        connection fails them all). Scripts refused with NOSCRIPT (the server lost its cache: a
+        restart, SCRIPT FLUSH) never ran: they go again with EVAL, in one more pipeline."""
+        self._batches.discard(sent)
+        try:
+            replies = sent.result()[skip:]
+        except (Exception, asyncio.CancelledError) as exc:
+            replies = [exc] * len(batch)
+        again = []
+        for entry, reply in zip(batch, replies):
+            future = entry[1]
             if future.done():  # its caller was cancelled; the script ran all the same
                 continue
-            if isinstance(reply, Exception):  # this script alone failed (e.g. OOM): its caller alone
-                future.set_exception(self._unavailable(reply))
-            else:
+            if not isinstance(reply, Exception):
                 future.set_result(reply)
-
-    async def _pipeline(self, commands: list[list[Any]]) -> list[Any]:
-        """EVALSHA CONSUME for each command in one pipeline; the replies in order, a failed script's
-        as its exception. The first pipeline SCRIPT LOADs CONSUME ahead of its scripts; scripts
-        refused with NOSCRIPT (the server lost its cache: a restart, SCRIPT FLUSH) never ran and
-        are sent again with EVAL, in one more pipeline. A broken connection is retried once by
-        redis-py (see ``_send``): a batch that ran before the break runs twice, under-admitting."""
-        pipe = self._client.pipeline(transaction=False)
-        load, self._loaded = not self._loaded, True  # batches sent meanwhile: NOSCRIPT covers them
-        if load:
-            pipe.execute_command("SCRIPT LOAD", CONSUME)
-        for args in commands:
-            pipe.execute_command("EVALSHA", CONSUME_SHA, *args)
-        replies = await pipe.execute(raise_on_error=False)
-        if load:
-            del replies[0]  # should it have failed (e.g. no permission), NOSCRIPT below covers it
-        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:
-            pipe = self._client.pipeline(transaction=False)
-            for i in missing:
-                pipe.execute_command("EVAL", CONSUME, *commands[i])
-            for i, reply in zip(missing, await pipe.execute(raise_on_error=False)):
-                replies[i] = reply
-        return replies
+            elif isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT"):
+                again.append(entry)
+            else:  # the connection failed, or this script alone (e.g. OOM): StoreUnavailable
+                future.set_exception(self._unavailable(reply))
+        if again:
+            self._send_batch(again, [("EVAL", CONSUME, *args) for args, _ in again], 0)
+        if self._queue and self._flush_handle is None and sent.get_loop() is self._queue_loop:
+            # call_soon: the callers just answered run first, and their next scripts join this batch
+            self._flush_handle = self._queue_loop.call_soon(self._flush)
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         error = StoreUnavailable(self.url, f"{type(exc).__name__}: {exc}")
@@ -419,16 +405,24 @@ class RedisStore:
         return bool(await self._send("hdel", f"lg:r:{kind}", id))
 
     async def ping(self) -> None:
+        """Both connections answer: redis-py's and, on a single server, ``consume``'s."""
         await self._send("ping")
+        if self._resp is not None:
+            try:
+                await self._resp.execute("PING")
+            except (ConnectionError, TimeoutError, ReplyError) as exc:
+                raise self._unavailable(exc) from exc
 
     async def close(self) -> None:
         """Send what is queued, wait for every reply, then close the connections."""
         if self._queue_loop is asyncio.get_running_loop():
             while self._queue or self._batches:
                 if self._batches:
-                    await asyncio.gather(*self._batches, return_exceptions=True)
+                    await asyncio.wait(set(self._batches))
                 else:
                     self._flush()
+        if self._resp is not None:
+            await self._resp.close()
         await self._client.aclose()
 
 
@@ -451,33 +445,11 @@ def _consume_args(buckets: Sequence[BucketSpec], counters: Sequence[Counter], ta
     return cmd
 
 
-class _HiredisPacking:
-    """Connection mixin: commands packed by hiredis in C, as redis-py's synchronous client does;
-    its asyncio client packs them in Python, a few microseconds per argument (the larger part of
-    a CONSUME's client CPU). The same bytes; whatever hiredis refuses (bool, None, bytearray) or
-    another encoding than UTF-8 goes to redis-py's packer, which handles or refuses it as before."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        encoder = self.encoder
-        self._pack_utf8 = (encoder.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-                           and encoder.encoding_errors == "strict")
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        if self._pack_utf8:
-            first = args[0]
-            if (" " in first) if isinstance(first, str) else (b" " in first):  # e.g. "SCRIPT LOAD"
-                args = (*first.split(), *args[1:])
-            try:
-                return [hiredis_pack(args)]
-            except TypeError:
-                pass
-        return super().pack_command(*args)
-
-
-@functools.cache
-def _hiredis_packing(cls: type[AbstractConnection]) -> type[AbstractConnection]:
-    return type(cls.__name__, (_HiredisPacking, cls), {})
+def _address(pool: ConnectionPool) -> Address:
+    """Where redis-py's connections go (host, port, db, user, password, TLS: all from the URL)."""
+    template = pool.connection_class(**pool.connection_kwargs)  # not connected
+    tls = template.ssl_context.get if isinstance(template, SSLConnection) else None
+    return Address(template.host, template.port, template.db, template.username, template.password, tls)
 
 
 def _script_input(group: _Group, buckets: Sequence[BucketSpec], counters: Sequence[Counter],

@@ -58,6 +58,74 @@ def unused_port() -> int:
     return free_port()
 
 
+class CuttingRelay:
+    """A TCP relay on 127.0.0.1 to a real redis-server that, once told, passes only N more bytes
+    of replies and then closes the client's connection: a connection broken mid-batch.
+    ``async with relay:`` serves it on ``relay.port`` within the test's event loop."""
+
+    def __init__(self, target_port: int) -> None:
+        self.port, self.target_port = free_port(), target_port
+        self._budget: int | None = None
+        self._server: asyncio.Server | None = None
+        self._relays: set[asyncio.Task] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cut_after(self, size: int | None) -> None:
+        self._budget = size
+
+    async def __aenter__(self) -> CuttingRelay:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self._server.close()
+        for task in list(self._relays):
+            task.cancel()
+        await asyncio.gather(*self._relays, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _relay(self, client_reader, client_writer) -> None:
+        self._relays.add(asyncio.current_task())
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        try:
+            await asyncio.gather(self._commands(client_reader, server_writer),
+                                 self._replies(server_reader, client_writer))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            for writer in (client_writer, server_writer):
+                writer.close()
+            self._relays.discard(asyncio.current_task())
+
+    @staticmethod
+    async def _commands(reader, writer) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def _replies(self, reader, writer) -> None:
+        while data := await reader.read(65536):
+            if self._budget is not None and len(data) >= self._budget:
+                writer.write(data[:self._budget])
+                await writer.drain()
+                raise ConnectionError("cut")  # closes both sides
+            if self._budget is not None:
+                self._budget -= len(data)
+            writer.write(data)
+            await writer.drain()
+
+
+@pytest.fixture
+def cutting_relay(redis_server) -> CuttingRelay:
+    with redis.Redis(port=redis_server.port) as client:
+        client.flushall()
+    return CuttingRelay(redis_server.port)
+
+
 def _wait_cluster_ok(nodes: list[RedisServer]) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

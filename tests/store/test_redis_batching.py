@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis.asyncio.client import Pipeline
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from helpers import run_released
 from lychgate.store import StoreUnavailable, open_store
 from lychgate.store import redis as redis_store
 from lychgate.store.base import BucketSpec, Counter, Tally
+from lychgate.store.resp import RespClient
 from lychgate.usage import Limiter, QuotaSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,15 +34,15 @@ def redis_url(redis_server):
 
 
 def _count_pipelines(monkeypatch) -> list[list[str]]:
-    """Record the commands of every pipeline the store executes (command names, in order)."""
+    """Record the commands of every pipeline the store sends (command names, in order)."""
     sent: list[list[str]] = []
-    original = Pipeline.execute
+    original = RespClient.pipeline
 
-    async def execute(self, raise_on_error=True):
-        sent.append([args[0] for args, _ in self.command_stack])
-        return await original(self, raise_on_error)
+    def pipeline(self, commands):
+        sent.append([command[0] for command in commands])
+        return original(self, commands)
 
-    monkeypatch.setattr(Pipeline, "execute", execute)
+    monkeypatch.setattr(RespClient, "pipeline", pipeline)
     return sent
 
 
@@ -64,7 +63,7 @@ def test_each_caller_gets_its_own_reply_in_one_pipeline(redis_url, with_store, m
         return outcomes, sent
 
     outcomes, sent = with_store(redis_url, body)
-    assert len(sent) == 1 and sent[0][0] == "SCRIPT LOAD" and sent[0][1:] == ["EVALSHA"] * 60
+    assert len(sent) == 1 and sent[0][0] == "SCRIPT" and sent[0][1:] == ["EVALSHA"] * 60
     for i, outcome in enumerate(outcomes):
         if i == 0:  # its counter's limit is 0
             assert outcome.refused == ("counter", 0)
@@ -199,7 +198,7 @@ def test_first_batch_loads_the_script_on_an_empty_cache(redis_url, redis_server,
 
     admitted, sent = with_store(redis_url, body)
     assert admitted == [True] * 5 + [False] * 2
-    assert sent == [["SCRIPT LOAD"] + ["EVALSHA"] * 7]
+    assert sent == [["SCRIPT"] + ["EVALSHA"] * 7]
 
 
 def test_redis_killed_mid_batch_fails_every_caller_and_leaves_nothing_pending(private_redis, with_store):
@@ -240,32 +239,27 @@ def test_redis_killed_mid_batch_fails_every_caller_and_leaves_nothing_pending(pr
     assert after.admitted and after.tokens == (99.0,)  # the restarted server is empty
 
 
-def test_connection_broken_after_some_replies_fails_the_whole_batch(redis_url, with_store, monkeypatch):
-    """A batch whose connection breaks after 5 of its replies (and again on redis-py's retry):
-    all its callers get StoreUnavailable, even those whose reply had arrived."""
-    original = Pipeline.parse_response
-    replies = {"n": 0}
-
-    async def parse_response(self, connection, command_name, **options):
-        replies["n"] += 1
-        if replies["n"] % 10 > 5:
-            raise RedisConnectionError("connection reset (test)")
-        return await original(self, connection, command_name, **options)
+def test_connection_broken_after_some_replies_fails_the_whole_batch(cutting_relay, with_store):
+    """A relay to the real server closes the connection after the first replies of a 9-script
+    batch: all its callers get StoreUnavailable, even those whose reply had arrived (a batch is
+    answered whole), nothing is retried, and the next call connects again."""
 
     async def body(store):
-        await store.consume([BucketSpec("warm", 0.0, 5)], [], [], NOW)
-        replies["n"] = 0
-        monkeypatch.setattr(Pipeline, "parse_response", parse_response)
-        results = await asyncio.gather(*(store.consume([BucketSpec(f"broken-{i}", 0.0, 5)], [], [], NOW)
-                                         for i in range(9)), return_exceptions=True)
-        left = (len(store._batches), len(store._queue))
-        monkeypatch.setattr(Pipeline, "parse_response", original)
-        return results, left, await store.consume([BucketSpec("after", 0.0, 5)], [], [], NOW)
+        async with cutting_relay:
+            await store.consume([BucketSpec("warm", 0.0, 5)], [], [], NOW)
+            cutting_relay.cut_after(60)  # a CONSUME reply is ~20 bytes
+            results = await asyncio.gather(*(store.consume([BucketSpec(f"broken-{i}", 0.0, 5)], [], [], NOW)
+                                             for i in range(9)), return_exceptions=True)
+            left = (len(store._batches), len(store._queue))
+            cutting_relay.cut_after(None)
+            after = await store.consume([BucketSpec("broken-0", 0.0, 5)], [], [], NOW)
+            await store.close()  # before the relay stops
+            return results, left, after
 
-    results, left, after = with_store(redis_url, body)
-    assert all(isinstance(r, StoreUnavailable) and "connection reset (test)" in str(r) for r in results), results
+    results, left, after = with_store(cutting_relay.url, body)
+    assert all(isinstance(r, StoreUnavailable) and "ConnectionError: connection" in str(r) for r in results), results
     assert left == (0, 0)
-    assert after.admitted
+    assert after.admitted and after.tokens == (3.0,)  # broken-0 ran once (its reply was lost), not twice
 
 
 def test_a_cancelled_caller_does_not_disturb_the_others(redis_url, with_store):
@@ -338,34 +332,3 @@ def test_while_a_batch_is_in_flight_the_next_turns_queue_up_into_one(redis_url, 
     for wave in range(3):
         burst = 10 + wave
         assert sorted(o.tokens[0] for o in later[4 * wave:4 * wave + 4]) == [float(burst - n) for n in (4, 3, 2, 1)]
-
-
-@pytest.mark.parametrize("args", [
-    ("EVALSHA", "0" * 40, 3, "lg:{k€y}:b", b"raw\x00bytes", 1.5, 0.1, 1e20, -7, 10**20, "1795604998.9466376"),
-    ("SCRIPT LOAD", "return 1"),
-    (b"SCRIPT LOAD", "return 1"),
-    ("SET", "k", memoryview(b"view")),
-    ("SET", "k", bytearray(b"array")),  # hiredis refuses it: redis-py packs it
-    ("SET", "k", "x" * 10_000),
-])
-def test_hiredis_packing_is_byte_for_byte_redis_pys(args):
-    from redis.asyncio.connection import Connection
-
-    plain, fast = Connection(), redis_store._hiredis_packing(Connection)()
-    assert b"".join(fast.pack_command(*args)) == b"".join(plain.pack_command(*args))
-
-
-@pytest.mark.parametrize("value", [True, None, object()])
-def test_hiredis_packing_refuses_what_redis_py_refuses(value):
-    from redis.asyncio.connection import Connection
-    from redis.exceptions import DataError
-
-    with pytest.raises(DataError):
-        redis_store._hiredis_packing(Connection)().pack_command("SET", "k", value)
-
-
-def test_hiredis_packing_leaves_other_encodings_to_redis_py():
-    from redis.asyncio.connection import Connection
-
-    latin = redis_store._hiredis_packing(Connection)(encoding="latin-1")
-    assert b"".join(latin.pack_command("SET", "k", "é")) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n\xe9\r\n"
