@@ -13,7 +13,8 @@ as "direct"), and not the kernel's side of the sockets. Read the differences bet
 system calls are not in them), so ``run.py`` stays the measure of throughput; this one tells
 whether a change made the code cheaper. Needs ``valgrind`` (Debian package); installs nothing.
 
-    python bench/instructions.py [--kinds none,iam,token,jwt,apikey,redis] [--requests 1000,3000]
+    python bench/instructions.py [--kinds none,lambda,iam,token,jwt,apikey,redis] [--requests 1000,3000]
+    python bench/instructions.py --kinds none --requests 0,5000 --callgrind /tmp/none.callgrind
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from pathlib import Path
 from typing import Iterator
 
 BENCH = Path(__file__).resolve().parent
-KINDS = {"direct": None, "none": None, "iam": "iam", "token": "token", "jwt": "jwt", "apikey": "apikey",
-         "redis": "apikey"}
-"""Scenario kind -> the authorization of ``harness.auth``; ``redis`` is ``apikey`` with its state in
-a redis-server (started here, outside valgrind: only the gateway's side is counted)."""
+KINDS = {"direct": None, "none": None, "lambda": None, "iam": "iam", "token": "token", "jwt": "jwt",
+         "apikey": "apikey", "redis": "apikey"}
+"""Scenario kind -> the authorization of ``harness.auth``; ``lambda`` is scenario (d), the in-process
+handler of ``projects/lambda``; ``redis`` is ``apikey`` with its state in a redis-server (started
+here, outside valgrind: only the gateway's side is counted)."""
 ANSWER = b'{"ok":true,"service":"backend","message":"hello from the bench backend","id":"a1b2c3d4e5f60718","n":42}'
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
 WARM_UP = 300
@@ -53,10 +55,25 @@ def count(kind: str, requests: int, work: Path) -> int:
     return int(found.group(1).replace(",", ""))
 
 
+def profile(kind: str, requests: int, work: Path, out: Path) -> None:
+    """A callgrind profile of ``requests`` requests after warm-up (dumped at the child's
+    ``getpgid`` marker), for ``callgrind_annotate``: which C functions (the interpreter's eval loop,
+    dict lookups, allocation, uvloop, httptools) the requests' instructions go to."""
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=getpgid",
+           "--compress-strings=no", "--compress-pos=no",
+           os.path.realpath(sys.executable), __file__, "--child", kind, str(requests), str(work)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"instructions.py: {kind} under callgrind failed:\n{done.stderr[-2000:]}")
+    print(f"{out}: callgrind_annotate {out} | head -60")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kinds", default="direct,none,iam,token,jwt,apikey")
     parser.add_argument("--requests", default="1000,3000", help="N1,N2: the two run lengths")
+    parser.add_argument("--callgrind", metavar="FILE", type=Path,
+                        help="instead of counting: profile the first kind's N2 requests into FILE")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "N", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -69,6 +86,12 @@ def main() -> int:
     if any(k not in KINDS for k in kinds):
         sys.exit(f"instructions.py: --kinds is a subset of {','.join(KINDS)}")
     n1, n2 = (int(n) for n in args.requests.split(","))
+    if args.callgrind:
+        with tempfile.TemporaryDirectory(prefix="lychgate-instructions-") as scratch:
+            _prepare(kinds[0], Path(scratch))
+            with _state_store(kinds[0], Path(scratch)):
+                profile(kinds[0], n2, Path(scratch), args.callgrind.resolve())
+        return 0
     per_request = {}
     print(f"{'kind':<8} {'instructions/request':>21} {'added to none':>14}")
     for kind in kinds:
@@ -148,6 +171,9 @@ class _Client(asyncio.Protocol):
         ok = data.count(b"HTTP/1.1 200 ")
         state["ok"] += ok
         state["other"] += data.count(b"HTTP/1.1 ") - ok
+        if state["ok"] >= WARM_UP and not state["warm"]:
+            state["warm"] = True
+            os.getpgid(0)  # the marker --callgrind zeroes its counters at (see profile())
         if state["ok"] >= state["limit"]:
             if not state["done"].done():
                 state["done"].set_result(None)
@@ -170,8 +196,10 @@ async def _serve_and_load(kind: str, requests: int, work: Path) -> None:
     auth_kind = KINDS[kind]
     state_url = work / "state-url"
     state = state_url.read_text() if state_url.exists() else "memory"
-    project = (auth.auth_project(work, backend_port, auth_kind, state=state) if auth_kind
-               else proxy_project(work, backend_port))
+    if auth_kind:
+        project = auth.auth_project(work, backend_port, auth_kind, state=state)
+    else:
+        project = BENCH / "projects" / "lambda" if kind == "lambda" else proxy_project(work, backend_port)
     gateway = Gateway(load_project(project), access_log=False)
     await gateway.load_keys()
     if gateway.local_idp is not None:
@@ -183,7 +211,7 @@ async def _serve_and_load(kind: str, requests: int, work: Path) -> None:
     header_sets = auth.header_sets(work, port, auth_kind) if auth_kind else [{"Host": f"127.0.0.1:{port}"}]
     wire = [(f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
             for headers in header_sets]
-    progress = {"ok": 0, "other": 0, "limit": WARM_UP + requests, "done": loop.create_future()}
+    progress = {"ok": 0, "other": 0, "warm": False, "limit": WARM_UP + requests, "done": loop.create_future()}
     for _ in range(CONNECTIONS):
         await loop.create_connection(lambda: _Client(wire, progress), "127.0.0.1", port)
     await progress["done"]

@@ -56,17 +56,21 @@ class RuntimeExit(Exception):
 class LambdaContext:
     """The ``context`` argument, with the attributes of AWS's Python runtime."""
 
+    function_version = "$LATEST"
+    identity = None
+    client_context = None
+
     def __init__(self, spec: FunctionSpec, arn: str, request_id: str, deadline: float):
         self.function_name = spec.name
-        self.function_version = "$LATEST"
         self.invoked_function_arn = arn
         self.memory_limit_in_mb = str(spec.memory_mb)  # a string, as the runtime reads it from the environment
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{spec.name}"
-        self.log_stream_name = f"lychgate/[$LATEST]{request_id.replace('-', '')}"
-        self.identity = None
-        self.client_context = None
         self._deadline = deadline
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"lychgate/[$LATEST]{self.aws_request_id.replace('-', '')}"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -85,7 +89,10 @@ class WorkerPool:
     def __init__(self, size: int, name: str):
         self.size, self.name = size, name
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        # Idle workers, counted under a lock (C-level; a threading.Semaphore is Python code that
+        # both threads would run on every call).
+        self._idle = 0
+        self._idle_lock = threading.Lock()
         self._threads = 0
         self._closed = False
 
@@ -93,7 +100,11 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._calls.put((loop, future, fn, args))
-        if not self._idle.acquire(blocking=False) and self._threads < self.size:
+        with self._idle_lock:
+            idle = self._idle
+            if idle:
+                self._idle = idle - 1
+        if not idle and self._threads < self.size:
             self._threads += 1
             threading.Thread(target=self._work, name=f"fn-{self.name}-{self._threads}", daemon=True).start()
         return future
@@ -107,7 +118,8 @@ class WorkerPool:
             outcome = _call(fn, args) if not future.cancelled() else None
             if not self._closed:
                 # Idle before the caller hears back, so a call it makes next finds this worker.
-                self._idle.release()
+                with self._idle_lock:
+                    self._idle += 1
             if outcome is not None:
                 _resolve(loop, future, *outcome)
             del item, loop, future, fn, args, outcome  # hold no event or result while idle
@@ -134,13 +146,20 @@ def _call(fn: Callable, args: tuple) -> tuple[bool, Any]:
 
 
 def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future, ok: bool, value: Any) -> None:
-    def settle() -> None:
-        if not future.done():  # cancelled meanwhile: the caller gave up on this call
-            future.set_result(value) if ok else future.set_exception(value)
     try:
-        loop.call_soon_threadsafe(settle)
+        loop.call_soon_threadsafe(_settle, future, ok, value)
     except RuntimeError:  # the loop is closed: nobody waits for this call any more
         pass
+
+
+def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:
+    if not future.done():  # cancelled meanwhile: the caller gave up on this call
+        future.set_result(value) if ok else future.set_exception(value)
+
+
+_TIMED_OUT = "lychgate: the call ran out of time"
+"""The message of the cancellation that times a worker call out (as ``wait_for`` does, the call
+is cancelled, so a worker that has not started it skips it)."""
 
 
 class LocalFunction:
@@ -159,7 +178,9 @@ class LocalFunction:
         limit = min(timeout_s, own) if own else timeout_s
         context = LambdaContext(self.spec, self.arn, request_id, time.monotonic() + (own or timeout_s))
         try:
-            return await asyncio.wait_for(self._run(event, context), limit)
+            if self.is_async:
+                return await asyncio.wait_for(_guarded(self.handler(event, context)), limit)
+            return await self._in_worker(event, context, limit)
         except asyncio.TimeoutError:
             if own and own < timeout_s:
                 raise FunctionTimeout(f"Task timed out after {own:.2f} seconds") from None
@@ -169,12 +190,21 @@ class LocalFunction:
         except Exception as exc:
             raise FunctionError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _run(self, event: Any, context: LambdaContext):
-        if self.is_async:
-            return _guarded(self.handler(event, context))
+    async def _in_worker(self, event: Any, context: LambdaContext, limit: float) -> Any:
+        """A sync handler's call in the function's worker pool, timed out by a timer on its future
+        (``wait_for`` would add a waiter future and callbacks)."""
         if self._pool is None:
             self._pool = WorkerPool(POOL_SIZE, self.spec.name)
-        return self._pool.submit(self.handler, event, context)
+        future = self._pool.submit(self.handler, event, context)
+        timer = future.get_loop().call_later(limit, future.cancel, _TIMED_OUT)
+        try:
+            return await future
+        except asyncio.CancelledError as exc:
+            if exc.args == (_TIMED_OUT,):
+                raise asyncio.TimeoutError() from None
+            raise  # the caller's own cancellation
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -82,6 +82,35 @@ def test_calls_given_up_while_waiting_for_a_worker_never_run(function):
     asyncio.run(scenario())
 
 
+def test_a_caller_cancelled_before_its_turn_is_cancelled_not_timed_out(function):
+    fn = function("sleeps")
+    ran = fn.handler.__globals__["RAN"]
+
+    async def scenario():
+        fn._pool = WorkerPool(1, "sleeps")
+        busy = asyncio.ensure_future(fn.invoke(0.3, request_id="busy", timeout_s=5))
+        queued = asyncio.ensure_future(fn.invoke(0.01, request_id="queued", timeout_s=5))
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        assert await busy == 0.3
+        await asyncio.sleep(0.1)
+        assert [event for event, _ in ran] == [0.3]  # the cancelled call never ran
+
+    asyncio.run(scenario())
+
+
+def test_the_integration_timeout_is_a_timeout_error_when_the_function_allows_longer(function):
+    fn = function("sleeps", timeout_s=10)
+
+    async def scenario():
+        with pytest.raises(asyncio.TimeoutError):
+            await fn.invoke(0.5, request_id="slow", timeout_s=0.1)
+
+    asyncio.run(scenario())
+
+
 def test_the_pool_starts_threads_only_as_needed_up_to_its_size(function):
     fn = function("sleeps")
 
