@@ -30,7 +30,6 @@ import asyncio
 import functools
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -46,7 +45,7 @@ from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from lychgate.store.base import (BucketSpec, Counter, Outcome, StoreUnavailable, Tally, encode_record,
                                  first_refusal, float_param, parse_query, redact)
-from lychgate.store.resp import Address, RespClient
+from lychgate.store.resp import Address, RespClient, bulk, pack, pack_prefix
 
 MAX_CONNECTIONS = 50
 """redis-py connections per store (per process); more concurrent calls wait up to ``timeout`` for
@@ -55,14 +54,18 @@ MAX_BATCH = 64
 """Most CONSUME scripts in one pipeline (single server); a fuller queue is sent at once."""
 MAX_IN_FLIGHT = 1
 """CONSUME pipelines on the wire at once (single server), except full ones (see ``_flush``)."""
+MAX_PACKED = 4096
+"""Most packed CONSUME commands kept (single server; see ``_Packed``); more empty the cache."""
 
 CONSUME = """
-local now, nb, nc, nt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local cbase, tbase = 4 + 2 * nb, 4 + 2 * nb + 2 * nc
+local nb, nc, nt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = tonumber(ARGV[#ARGV]) / 1e6
+local cbase, tbase = 3 + 2 * nb, 3 + 2 * nb + 2 * nc
+local function ttl(expires_at) return string.format('%d', math.max(1, math.ceil(tonumber(expires_at) - now))) end
 local tokens, lasts, counts = {}, {}, {}
 local kind, index = '', 0
 for i = 1, nb do
-  local rate, burst = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
+  local rate, burst = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
   local state = redis.call('HMGET', KEYS[i], 't', 'ts')
   local t, last = tonumber(state[1]), tonumber(state[2])
   if t == nil or last == nil then
@@ -80,7 +83,7 @@ for i = 1, nb do
 end
 if kind == '' then
   for i = 1, nb do
-    local rate, burst = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
+    local rate, burst = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
     tokens[i] = tokens[i] - 1
     redis.call('HSET', KEYS[i], 't', string.format('%.17g', tokens[i]), 'ts', string.format('%.17g', lasts[i]))
     local ms = 0
@@ -93,11 +96,11 @@ if kind == '' then
   end
   for j = 1, nc do
     counts[j] = redis.call('INCR', KEYS[nb + j])
-    redis.call('EXPIRE', KEYS[nb + j], ARGV[cbase + 2 * j])
+    redis.call('EXPIRE', KEYS[nb + j], ttl(ARGV[cbase + 2 * j]))
   end
   for k = 1, nt do
     redis.call('INCR', KEYS[nb + nc + k])
-    redis.call('EXPIRE', KEYS[nb + nc + k], ARGV[tbase + k])
+    redis.call('EXPIRE', KEYS[nb + nc + k], ttl(ARGV[tbase + k]))
   end
 end
 local out = {kind, index}
@@ -112,11 +115,13 @@ def _sha1(script: str) -> str:
 
 
 CONSUME_SHA = _sha1(CONSUME)
+SCRIPT_LOAD = pack(("SCRIPT", "LOAD", CONSUME))
 
 REFUND = """
-local now, nb, nc, nt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local nb, nc, nt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = tonumber(ARGV[#ARGV]) / 1e6
 for i = 1, nb do
-  local rate, burst = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
+  local rate, burst = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
   local state = redis.call('HMGET', KEYS[i], 't', 'ts')
   local t, last = tonumber(state[1]), tonumber(state[2])
   if t ~= nil and last ~= nil then
@@ -161,9 +166,10 @@ def tally_name(key: str, window: str) -> str:
     return f"lg:{_tag(key)}:t:{window}"
 
 
-def _ttl(expires_at: float, now: float) -> int:
-    """Seconds from ``now`` to ``expires_at`` (relative, so server/caller clock skew is moot)."""
-    return max(1, math.ceil(expires_at - now))
+def _micros(now: float) -> int:
+    """``now`` in whole microseconds: the scripts' last argument. An int formats several times
+    cheaper than a float's shortest repr, and is exact for any time with at most 6 decimals."""
+    return round(now * 1e6)
 
 
 class RedisStore:
@@ -178,11 +184,12 @@ class RedisStore:
         self._init_lock = asyncio.Lock()
         self._gate = asyncio.Semaphore(connections)  # cluster: its pools raise instead of waiting
         # single server: CONSUME calls of this loop turn, waiting for _flush (see consume)
-        self._queue: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self._queue: list[_Queued] = []
         self._queue_loop: asyncio.AbstractEventLoop | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._batches: set[asyncio.Future[list[Any]]] = set()  # pipelines in flight: their replies
         self._loaded = False  # CONSUME was sent with SCRIPT LOAD once; later, NOSCRIPT means EVAL
+        self._packed: dict[tuple[int, int, int], _Packed] = {}  # by the ids of consume's three tuples
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -261,14 +268,14 @@ class RedisStore:
         queue = self._queue
         if not queue and self._flush_handle is None:
             self._flush_handle = loop.call_soon(self._flush)  # at the end of this turn
-        queue.append((_consume_args(buckets, counters, tallies, now), future))
+        packed = self._packed.get((id(buckets), id(counters), id(tallies))) or self._pack(buckets, counters, tallies)
+        queue.append((packed, bulk(b"%d" % _micros(now)), future))
         if len(queue) >= MAX_BATCH:
             self._flush()
-        reply = await future
+        reply = await future  # kind, index, tokens (strings: Lua would truncate them), counts (integers)
         nb = len(buckets)
         kind = reply[0]
-        return Outcome((kind, int(reply[1])) if kind else None, tuple(map(float, reply[2:2 + nb])),
-                       tuple(map(int, reply[2 + nb:])))
+        return Outcome((kind, reply[1]) if kind else None, tuple(map(float, reply[2:2 + nb])), tuple(reply[2 + nb:]))
 
     def _flush(self) -> None:
         """Send the queued CONSUME scripts as one pipeline. A caller that is cancelled only stops
@@ -289,24 +296,32 @@ class RedisStore:
         if len(self._batches) >= MAX_IN_FLIGHT and len(self._queue) < MAX_BATCH:
             return  # _answer flushes when the pipeline in flight is answered
         batch, self._queue = self._queue, []
-        batch = [entry for entry in batch if not entry[1].done()]  # callers cancelled meanwhile: not sent
+        batch = [entry for entry in batch if not entry[2].done()]  # callers cancelled meanwhile: not sent
         if not batch:
             return
-        commands = [("EVALSHA", CONSUME_SHA, *args) for args, _ in batch]
+        data = b"".join([packed.evalsha + now for packed, now, _ in batch])
         load, self._loaded = not self._loaded, True  # batches sent meanwhile: NOSCRIPT covers them
         if load:  # should it fail (e.g. no permission), NOSCRIPT covers it too
-            commands.insert(0, ("SCRIPT", "LOAD", CONSUME))
-        self._send_batch(batch, commands, load)
+            data = SCRIPT_LOAD + data
+        self._send_batch(batch, data, load)
 
-    def _send_batch(self, batch: list[tuple[list[Any], asyncio.Future[Any]]], commands: list[tuple[Any, ...]],
-                    skip: int) -> None:
-        """Pipeline ``commands`` (the first ``skip`` replies are nobody's), then ``_answer`` ``batch``."""
-        sent = self._resp.pipeline(commands)
+    def _pack(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally]) -> _Packed:
+        """A new ``_Packed``, kept for the next requests if all three are tuples (a list could
+        change under the same id; a kept tuple cannot, nor can its id go to another object)."""
+        packed = _Packed(buckets, counters, tallies)
+        if type(buckets) is tuple and type(counters) is tuple and type(tallies) is tuple:
+            if len(self._packed) >= MAX_PACKED:
+                self._packed.clear()  # the limits of days or keys gone by; today's are packed again
+            self._packed[(id(buckets), id(counters), id(tallies))] = packed
+        return packed
+
+    def _send_batch(self, batch: list[_Queued], data: bytes, skip: int) -> None:
+        """Pipeline ``data``: a command per entry of ``batch``, after ``skip`` that are nobody's."""
+        sent = self._resp.pipeline(data, skip + len(batch))
         self._batches.add(sent)
         sent.add_done_callback(functools.partial(self._answer, batch, skip))
 
-    def _answer(self, batch: list[tuple[list[Any], asyncio.Future[Any]]], skip: int,
-                sent: asyncio.Future[list[Any]]) -> None:
+    def _answer(self, batch: list[_Queued], skip: int, sent: asyncio.Future[list[Any]]) -> None:
         """Resolve every caller of ``batch``: its own reply, or its own ``StoreUnavailable`` (a lost
         connection fails them all). Scripts refused with NOSCRIPT (the server lost its cache: a
         restart, SCRIPT FLUSH) never ran: they go again with EVAL, in one more pipeline."""
@@ -317,7 +332,7 @@ class RedisStore:
             replies = [exc] * len(batch)
         again = []
         for entry, reply in zip(batch, replies):
-            future = entry[1]
+            future = entry[2]
             if future.done():  # its caller was cancelled; the script ran all the same
                 continue
             if not isinstance(reply, Exception):
@@ -327,7 +342,7 @@ class RedisStore:
             else:  # the connection failed, or this script alone (e.g. OOM): StoreUnavailable
                 future.set_exception(self._unavailable(reply))
         if again:
-            self._send_batch(again, [("EVAL", CONSUME, *args) for args, _ in again], 0)
+            self._send_batch(again, b"".join([packed.eval + now for packed, now, _ in again]), 0)
         if self._queue and self._flush_handle is None and sent.get_loop() is self._queue_loop:
             # call_soon: the callers just answered run first, and their next scripts join this batch
             self._flush_handle = self._queue_loop.call_soon(self._flush)
@@ -428,21 +443,41 @@ class RedisStore:
 
 def _consume_args(buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally],
                   now: float) -> list[Any]:
-    """numkeys, KEYS and ARGV of CONSUME (or REFUND) for these buckets, counters and tallies."""
+    """numkeys, KEYS and ARGV of CONSUME (or REFUND) for these buckets, counters and tallies.
+
+    ``now`` comes last, so all before it is the same for every request of the same limits (see
+    ``_Packed``); windows are sent as their absolute ``expires_at``, and the scripts work out
+    the seconds left from ``now`` (relative TTLs, so server/caller clock skew is moot)."""
     nb, nc, nt = len(buckets), len(counters), len(tallies)
     cmd: list[Any] = [nb + nc + nt]
-    argv: list[Any] = [repr(float(now)), nb, nc, nt]
+    argv: list[Any] = [nb, nc, nt]
     for b in buckets:
         cmd.append(bucket_name(b.key))
         argv += (repr(float(b.rate)), b.burst)
     for c in counters:
         cmd.append(counter_name(c.key, c.window))
-        argv += (c.limit, _ttl(c.expires_at, now))
+        argv += (c.limit, repr(float(c.expires_at)))
     for t in tallies:
         cmd.append(tally_name(t.key, t.window))
-        argv.append(_ttl(t.expires_at, now))
+        argv.append(repr(float(t.expires_at)))
+    argv.append(_micros(now))
     cmd += argv
     return cmd
+
+
+class _Packed:
+    """CONSUME for one (buckets, counters, tallies), packed as EVALSHA and as EVAL up to its last
+    argument, ``now``, which each request appends (``bulk``). Packing, not Redis, was most of a
+    script's client CPU; the limits of a route and API key (and the counters of a day) are the
+    same tuples on every request, so this is made once for them (``RedisStore._pack``)."""
+
+    __slots__ = ("evalsha", "eval", "sources")
+
+    def __init__(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally]) -> None:
+        args = _consume_args(buckets, counters, tallies, 0.0)
+        self.evalsha = pack_prefix(("EVALSHA", CONSUME_SHA, *args))
+        self.eval = pack_prefix(("EVAL", CONSUME, *args))
+        self.sources = (buckets, counters, tallies)  # alive while cached: their ids stay theirs
 
 
 def _address(pool: ConnectionPool) -> Address:
@@ -450,6 +485,10 @@ def _address(pool: ConnectionPool) -> Address:
     template = pool.connection_class(**pool.connection_kwargs)  # not connected
     tls = template.ssl_context.get if isinstance(template, SSLConnection) else None
     return Address(template.host, template.port, template.db, template.username, template.password, tls)
+
+
+_Queued = tuple[_Packed, bytes, asyncio.Future[Any]]
+"""A CONSUME call waiting for its reply: its packed command, its ``now`` (``bulk``), its future."""
 
 
 def _script_input(group: _Group, buckets: Sequence[BucketSpec], counters: Sequence[Counter],

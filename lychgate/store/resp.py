@@ -20,9 +20,27 @@ import asyncio
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from hiredis import ProtocolError, Reader, ReplyError, pack_command
+
+EMPTY_LAST = b"$0\r\n\r\n"
+
+
+def pack(command: tuple[Any, ...]) -> bytes:
+    """``command`` (str, bytes, int, float arguments) in RESP, as Redis reads it."""
+    return pack_command(command)
+
+
+def pack_prefix(command: tuple[Any, ...]) -> bytes:
+    """``command`` in RESP but for its last argument, which stands for a value to come: append
+    ``bulk(value)`` to complete it. The constant part is packed once, the value each time."""
+    return pack_command((*command[:-1], ""))[:-len(EMPTY_LAST)]
+
+
+def bulk(value: bytes) -> bytes:
+    """One argument in RESP (a bulk string)."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 @dataclass(frozen=True)
@@ -154,26 +172,25 @@ class RespClient:
         self._connecting: asyncio.Task[None] | None = None
         self._unsent: list[tuple[bytes, int, asyncio.Future[list[Any]]]] = []  # waiting for _connecting
 
-    def pipeline(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]]:
-        """Send ``commands`` (tuples of str, bytes, int, float) in one write. The future gets their
+    def pipeline(self, data: bytes, count: int) -> asyncio.Future[list[Any]]:
+        """Send ``count`` commands, packed (``pack``) in ``data``, in one write. The future gets their
         replies in order (an error reply as a ``ReplyError``), or the error that lost them all."""
-        data = b"".join([pack_command(command) for command in commands])
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         connection = self._connection
         if connection is not None and not connection.failed and self._loop is loop:
-            connection.send(data, len(commands), future)
+            connection.send(data, count, future)
             return future
         if self._loop is not loop:  # first use, or a new loop: what the old one held is gone with it
             self._loop, self._connection, self._connecting, self._unsent = loop, None, None, []
-        self._unsent.append((data, len(commands), future))
+        self._unsent.append((data, count, future))
         if self._connecting is None:
             self._connecting = loop.create_task(self._connect())
         return future
 
     async def execute(self, *command: Any) -> Any:
         """One command's reply; an error reply is raised."""
-        (reply,) = await self.pipeline([command])
+        (reply,) = await self.pipeline(pack(command), 1)
         if isinstance(reply, ReplyError):
             raise reply
         return reply
@@ -223,7 +240,7 @@ class RespClient:
         if not commands:
             return
         future = self._loop.create_future()
-        connection.send(b"".join([pack_command(command) for command in commands]), len(commands), future)
+        connection.send(b"".join(map(pack, commands)), len(commands), future)
         for command, reply in zip(commands, await future):
             if isinstance(reply, ReplyError):  # Redis's message names no password
                 raise ConnectionError(f"{command[0]} refused: {reply}")

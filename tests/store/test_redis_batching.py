@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import hiredis
 import pytest
 import redis
 
@@ -38,9 +39,13 @@ def _count_pipelines(monkeypatch) -> list[list[str]]:
     sent: list[list[str]] = []
     original = RespClient.pipeline
 
-    def pipeline(self, commands):
+    def pipeline(self, data, count):
+        reader = hiredis.Reader(encoding="utf-8")  # packed commands are RESP arrays too
+        reader.feed(data)
+        commands = [reader.gets() for _ in range(count)]
+        assert reader.gets() is False  # exactly ``count`` commands
         sent.append([command[0] for command in commands])
-        return original(self, commands)
+        return original(self, data, count)
 
     monkeypatch.setattr(RespClient, "pipeline", pipeline)
     return sent
@@ -332,3 +337,25 @@ def test_while_a_batch_is_in_flight_the_next_turns_queue_up_into_one(redis_url, 
     for wave in range(3):
         burst = 10 + wave
         assert sorted(o.tokens[0] for o in later[4 * wave:4 * wave + 4]) == [float(burst - n) for n in (4, 3, 2, 1)]
+
+
+def test_packed_commands_are_reused_for_the_same_tuples_only(redis_url, with_store):
+    """The limits of a route are the same tuples on every request: packed once. A list may change
+    under the same id: packed each time, so a changed list is never sent with its old keys."""
+
+    async def body(store):
+        limits = (BucketSpec("packed-a", 0.0, 5),)
+        for _ in range(3):
+            await store.consume(limits, (), (), NOW)
+        kept = len(store._packed)
+        buckets = [BucketSpec("packed-b", 0.0, 5)]
+        await store.consume(buckets, [], [], NOW)
+        buckets[0] = BucketSpec("packed-c", 0.0, 5)
+        changed = await store.consume(buckets, [], [], NOW)
+        again = await store.consume(limits, (), (), NOW)
+        return kept, len(store._packed), changed, again
+
+    kept, total, changed, again = with_store(redis_url, body)
+    assert (kept, total) == (1, 1)
+    assert changed.tokens == (4.0,)  # packed-c's first token, not packed-b's second
+    assert again.tokens == (1.0,)

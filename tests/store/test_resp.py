@@ -15,7 +15,7 @@ from hiredis import ReplyError
 from helpers import RedisServer, free_port
 from lychgate.store import StoreUnavailable, open_store
 from lychgate.store.base import BucketSpec
-from lychgate.store.resp import Address, RespClient
+from lychgate.store.resp import Address, RespClient, bulk, pack, pack_prefix
 
 NOW = 1_900_000_000.0
 PASSWORD = "s3cret-pw"
@@ -33,8 +33,22 @@ def _run(client: RespClient, body):
     return asyncio.run(main())
 
 
+def _pipeline(client: RespClient, commands: list[tuple]):
+    return client.pipeline(b"".join(map(pack, commands)), len(commands))
+
+
 def _admin(server: RedisServer) -> redis.Redis:
     return redis.Redis(port=server.port, password=server._password())
+
+
+@pytest.mark.parametrize("command", [
+    ("EVALSHA", "a" * 40, 1, "lg:{k€y}:b", 1, 0, 0, "0.5", 10, 1_900_000_000_123_456),
+    ("SET", "k", b"raw\x00bytes"),
+    ("ECHO", ""),
+])
+def test_a_prefix_and_its_last_argument_pack_as_the_whole_command(command):
+    last = command[-1] if isinstance(command[-1], bytes) else str(command[-1]).encode()
+    assert pack_prefix(command) + bulk(last) == pack(command)
 
 
 def test_replies_go_to_their_callers_across_batches(redis_server):
@@ -43,7 +57,7 @@ def test_replies_go_to_their_callers_across_batches(redis_server):
     async def body(client):
         async def one(i):
             if i % 3 == 0:
-                return await client.pipeline([("SET", f"resp-{i}", i), ("INCRBY", f"resp-{i}", i), ("ECHO", f"e{i}")])
+                return await _pipeline(client, [("SET", f"resp-{i}", i), ("INCRBY", f"resp-{i}", i), ("ECHO", f"e{i}")])
             if i % 7 == 0:
                 await asyncio.sleep(0)  # a later loop turn: a later batch
             return await client.execute("ECHO", f"echo-{i}")
@@ -59,7 +73,7 @@ def test_an_error_reply_is_that_commands_reply_alone(redis_server):
     client = RespClient(Address("127.0.0.1", redis_server.port), 1.0)
 
     async def body(client):
-        replies = await client.pipeline([("SET", "err-k", "v"), ("EVALSHA", "0" * 40, 0), ("GET", "err-k")])
+        replies = await _pipeline(client, [("SET", "err-k", "v"), ("EVALSHA", "0" * 40, 0), ("GET", "err-k")])
         with pytest.raises(ReplyError) as caught:
             await client.execute("INCR", "err-k")
         return replies, caught.value, await client.execute("GET", "err-k")
@@ -79,7 +93,7 @@ def test_server_killed_mid_flight_fails_every_waiter_then_a_restart_recovers(pri
         assert await client.execute("SET", "killed", "1") == "OK"
         with _admin(private_redis) as admin:
             admin.client_pause(10_000, all=True)
-        waiting = [client.pipeline([("INCR", "killed")] * 3) for _ in range(2)]
+        waiting = [_pipeline(client, [("INCR", "killed")] * 3) for _ in range(2)]
         waiting.append(asyncio.ensure_future(client.execute("GET", "killed")))
         await asyncio.sleep(0.2)
         private_redis.proc.kill()
