@@ -110,6 +110,7 @@ class HttpConnection(asyncio.Protocol):
         # (ConnectionState.sweep): a plain attribute, no timer per request.
         self.deadline: float | None = None
         self.closing = False
+        self.paused = False  # reading paused: too many pipelined requests queued
         self.peer = "127.0.0.1"
         self.in_message = False  # the other fields of a message are set by on_message_begin
 
@@ -196,6 +197,7 @@ class HttpConnection(asyncio.Protocol):
         self.queue.append((request, self.parser.should_keep_alive()))
         if len(self.queue) >= MAX_PIPELINED:
             self.transport.pause_reading()
+            self.paused = True
         if self.worker is None:
             self.worker = self.loop.create_task(self._serve_queue())
         elif self.wakeup is not None and not self.wakeup.done():
@@ -235,7 +237,8 @@ class HttpConnection(asyncio.Protocol):
             if not keep_alive:
                 self.transport.close()
                 return
-            if len(self.queue) < MAX_PIPELINED:
+            if self.paused and len(self.queue) < MAX_PIPELINED:
+                self.paused = False
                 self.transport.resume_reading()
 
     def _write(self, response: Response, request: Request, keep_alive: bool) -> None:
