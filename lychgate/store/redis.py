@@ -317,7 +317,11 @@ class RedisStore:
 
     def _send_batch(self, batch: list[_Queued], data: bytes, skip: int) -> None:
         """Pipeline ``data``: a command per entry of ``batch``, after ``skip`` that are nobody's."""
-        sent = self._resp.pipeline(data, skip + len(batch))
+        try:
+            sent = self._resp.pipeline(data, skip + len(batch))
+        except Exception as exc:  # a fault here must not leave the callers waiting for ever: they fail
+            sent = self._queue_loop.create_future()
+            sent.set_exception(exc)
         self._batches.add(sent)
         sent.add_done_callback(functools.partial(self._answer, batch, skip))
 

@@ -359,3 +359,21 @@ def test_packed_commands_are_reused_for_the_same_tuples_only(redis_url, with_sto
     assert (kept, total) == (1, 1)
     assert changed.tokens == (4.0,)  # packed-c's first token, not packed-b's second
     assert again.tokens == (1.0,)
+
+
+def test_a_batch_that_cannot_be_sent_fails_its_callers(redis_url, with_store, monkeypatch):
+    """_flush runs as a loop callback: had sending raised there, its callers would wait for ever."""
+
+    def broken(self, data, count):
+        raise RuntimeError("cannot send (test)")
+
+    async def body(store):
+        monkeypatch.setattr(RespClient, "pipeline", broken)
+        results = await asyncio.wait_for(asyncio.gather(*(store.consume([BucketSpec("unsent", 0.0, 5)], [], [], NOW)
+                                                          for _ in range(3)), return_exceptions=True), 5)
+        monkeypatch.undo()
+        return results, await store.consume([BucketSpec("unsent", 0.0, 5)], [], [], NOW)
+
+    results, after = with_store(redis_url, body)
+    assert all(isinstance(r, StoreUnavailable) and "RuntimeError: cannot send (test)" in str(r) for r in results)
+    assert after.tokens == (4.0,)
