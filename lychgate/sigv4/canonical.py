@@ -38,12 +38,15 @@ __all__ = [
     "encode_utf8",
     "header_map",
     "hmac_pads",
+    "hmac_pads_after",
     "normalize_path",
     "query_pairs",
     "sha256_hex",
+    "sha256_hex_text",
     "signature_from_pads",
     "signed_header_names",
     "string_to_sign",
+    "string_to_sign_head",
 ]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -266,16 +269,26 @@ def canonical_request(
     )
 
 
+def sha256_hex_text(text: str) -> str:
+    """Lowercase hex SHA-256 of text as UTF-8, lone surrogates included (spec B3)."""
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # lone surrogates
+        data = encode_utf8(text)
+    return _sha256(data).hexdigest()
+
+
+def string_to_sign_head(amz_date: str, scope: str) -> str:
+    """The string to sign up to the canonical request's hash: algorithm, date, scope (spec B3)."""
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n"
+
+
 def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
     """String to sign: algorithm, date, scope, hex SHA-256 of the request (spec B3).
 
     ``scope`` is ``YYYYMMDD/region/service/aws4_request``.
     """
-    try:
-        data = canonical.encode()
-    except UnicodeEncodeError:  # lone surrogates
-        data = encode_utf8(canonical)
-    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{_sha256(data).hexdigest()}"
+    return string_to_sign_head(amz_date, scope) + sha256_hex_text(canonical)
 
 
 def derive_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
@@ -312,3 +325,12 @@ def signature_from_pads(pads: tuple[object, object], sts: str) -> str:
         inner.update(encode_utf8(sts))
     outer.update(inner.digest())
     return outer.hexdigest()
+
+
+def hmac_pads_after(pads: tuple[object, object], head: str) -> tuple[object, object]:
+    """``pads`` with ``head`` already fed to the inner state, so that ``signature_from_pads(
+    hmac_pads_after(pads, head), rest) == signature_from_pads(pads, head + rest)``: a text's
+    fixed head is hashed once for many texts."""
+    inner = pads[0].copy()
+    inner.update(encode_utf8(head))
+    return inner, pads[1]

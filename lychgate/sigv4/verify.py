@@ -30,6 +30,7 @@ from __future__ import annotations
 import enum
 import functools
 import hmac
+import operator
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,11 +51,14 @@ from .canonical import (
     encode_utf8,
     header_map,
     hmac_pads,
+    hmac_pads_after,
     query_pairs,
     sha256_hex,
+    sha256_hex_text,
     signature_from_pads,
     signed_header_names,
     string_to_sign,
+    string_to_sign_head,
 )
 
 __all__ = [
@@ -87,19 +91,23 @@ _SDK_AUTHORIZATION = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]*[^, \t\r\n\v
 # text, which repeats from call to call. Bounded: emptied when full; long texts are not kept.
 _CANONICAL_PATHS: dict[str, str] = {}
 _CANONICAL_QUERIES: dict[str, str] = {}
+# The request lines signed lately, by (method, raw path, raw query, SignedHeaders, the values of
+# the signed headers but X-Amz-Date): see _SignedRequestLine. Bounded as the two above.
+_SIGNED_LINES: dict[tuple, _SignedRequestLine] = {}
 # What SDK-shaped Authorization values say, by their text before the signature (see
 # _sdk_authorization): a client sends the same key, scope and SignedHeaders all day long.
-_SDK_AUTHORIZATIONS: dict[str, tuple[str, str, str, str, str, tuple[str, ...], str, bool]] = {}
+_SDK_AUTHORIZATIONS: dict[str, _SdkAuthorization] = {}
 _CANONICAL_MAX, _SDK_AUTHORIZATIONS_MAX, _REMEMBERED_MAX_LENGTH = 1024, 256, 512
 _HMAC_HEX_DIGITS = 64  # a signature as every SDK sends it: hex HMAC-SHA256
 
 
-def _remember(cache: dict, raw: str, value, most: int):
-    """Keep ``value`` for ``raw`` in one of the caches above (at most ``most`` entries); returns ``value``."""
-    if len(raw) <= _REMEMBERED_MAX_LENGTH:
+def _remember(cache: dict, key, value, most: int, length: int):
+    """Keep ``value`` for ``key`` in one of the caches above (at most ``most`` entries) unless the
+    texts the key stands for are ``length`` characters long or more; returns ``value``."""
+    if length <= _REMEMBERED_MAX_LENGTH:
         if len(cache) >= most:
             cache.clear()
-        cache[raw] = value
+        cache[key] = value
     return value
 
 
@@ -449,30 +457,6 @@ def _check_signed(auth: _Auth, require_signed_date: bool) -> SigV4Error | None:
     return None
 
 
-def _sdk_authorization(value: str) -> tuple[str, str, str, str, str, tuple[str, ...], str, bool] | None:
-    """What an Authorization value as SDKs write it says, up to its signature: (key id, scope date,
-    region, service, scope, sorted lower-case signed names, their ``;`` line, X-Amz-Date signed).
-
-    ``None`` unless ``_SDK_AUTHORIZATION`` reads it with a 64-character signature, a credential of
-    five ``/``-separated parts ending in ``aws4_request`` and host (or ``:authority``) signed:
-    anything else takes the general path. Remembered by the text before the signature, which
-    reads the same whatever 64 characters follow it, if free of ``,`` and not ending in whitespace.
-    """
-    parts = _SDK_AUTHORIZATION(value)
-    if parts is None:
-        return None
-    credential, signed_raw, sent = parts.groups()
-    fields_ = credential.split("/")
-    if len(sent) != _HMAC_HEX_DIGITS or len(fields_) != 5 or fields_[4] != TERMINATOR:
-        return None
-    names = tuple(signed_header_names(signed_raw))
-    if "host" not in names and ":authority" not in names:
-        return None
-    key_id, date, region, service, _ = fields_
-    said = (key_id, date, region, service, credential[len(key_id) + 1:], names, ";".join(names), "x-amz-date" in names)
-    return _remember(_SDK_AUTHORIZATIONS, value[:-_HMAC_HEX_DIGITS], said, _SDK_AUTHORIZATIONS_MAX)
-
-
 def _check_scope(auth: _Auth, region: str, service: str) -> tuple[str, tuple] | SigV4Error:
     """Algorithm, credential shape and scope (spec B5 steps 7-9).
 
@@ -515,13 +499,11 @@ def _signing_pads(secret: str, date: str, region: str, service: str) -> tuple[ob
     return hmac_pads(derive_signing_key(secret, date, region, service))
 
 
-def _payload_hash(grouped: dict[str, list[str]], body_hash: str,
-                  allow_unsigned: bool) -> tuple[str, str | None]:
-    """HashedPayload to use, plus why the request must fail regardless (spec B2)."""
-    declared = grouped.get("x-amz-content-sha256")
-    if declared is None:
+def _payload_hash(value: str | None, body_hash: str, allow_unsigned: bool) -> tuple[str, str | None]:
+    """HashedPayload to use given the X-Amz-Content-SHA256 value sent, if any, plus why the
+    request must fail regardless (spec B2)."""
+    if value is None:
         return body_hash, None
-    value = declared[0]
     if _HEX64.fullmatch(value):
         if value.lower() == body_hash:
             return value, None
@@ -538,7 +520,8 @@ def _check_signature(method: str, raw_path: str, body: bytes, grouped: dict[str,
                      secret: str, allow_unsigned: bool) -> SigV4Error | None:
     """Recompute and compare in constant time (spec B3, B5 step 11)."""
     body_hash = sha256_hex(body) if body else EMPTY_SHA256
-    payload, refusal = _payload_hash(grouped, body_hash, allow_unsigned)
+    declared = grouped.get("x-amz-content-sha256")
+    payload, refusal = _payload_hash(declared[0] if declared else None, body_hash, allow_unsigned)
     uri = canonical_uri(raw_path)
     query = canonical_query_from_pairs(pairs, auth.form == "query")
     block = canonical_headers(grouped, auth.signed)
@@ -613,11 +596,11 @@ def verify(
     """
     if now is None:
         now = time.time()
-    grouped = header_map(headers) if grouped_headers is None else grouped_headers
-    verified = _verify_sdk_header(method, raw_path, raw_query, body, grouped, lookup, region, service, now,
-                                  allow_unsigned_payload, require_signed_date)
+    verified = _verify_sdk_header(method, raw_path, raw_query, headers, body, lookup, region, service, now,
+                                  allow_unsigned_payload)
     if verified is not None:
         return verified
+    grouped = header_map(headers) if grouped_headers is None else grouped_headers
     pairs = query_pairs(raw_query)
     auth = _locate(grouped, pairs, raw_query)
     if type(auth) is SigV4Error:
@@ -642,57 +625,167 @@ def verify(
     return Verified(creds, key_id, auth.epoch, auth.form, region, service, tuple(auth.signed))
 
 
-def _verify_sdk_header(method: str, raw_path: str, raw_query: str, body: bytes, grouped: Mapping[str, list[str]],
-                       lookup: Callable[[str], SigningCredentials | None], region: str, service: str, now: float,
-                       allow_unsigned: bool, require_signed_date: bool) -> Verified | SigV4Error | None:
-    """``verify`` for the request SDKs send, in one pass; ``None``: take the general path.
+# ---------------------------------------------------------------- one pass for SDK requests
 
-    An ``Authorization`` header as ``_sdk_authorization`` reads it, ``X-Amz-Date`` in the
-    ISO 8601 basic format and within the clock skew, host and date signed, the credential
-    scoped as expected: every check of spec B5 up to the key lookup passes, so from the
-    lookup on the outcome is the general path's (steps 10-12, same texts). Anything else
-    returns ``None`` before the lookup and ``verify`` runs the general path, which finds the
-    same failure it always did.
+def _single_valued(headers: Sequence[tuple[str, str]]) -> dict[str, str] | None:
+    """Lower-case name -> value, or ``None`` when a name repeats (the general path joins repeats)."""
+    values = {}
+    for name, value in headers:
+        values[name.lower()] = value
+    return values if len(values) == len(headers) else None
+
+
+class _SdkAuthorization:
+    """What an Authorization value as SDKs write it says before its signature, and the signing
+    state of its latest second (see ``signing_pads``)."""
+
+    __slots__ = ("key_id", "date", "region", "service", "scope", "names", "signed_line", "others", "signing")
+
+    def __init__(self, key_id: str, date: str, region: str, service: str, scope: str, names: tuple[str, ...]):
+        self.key_id, self.date, self.region, self.service, self.scope = key_id, date, region, service, scope
+        self.names, self.signed_line = names, ";".join(names)
+        # The values of the signed headers but X-Amz-Date, from a name -> value map: what, with the
+        # request line, makes the canonical request but for the date (KeyError: one is absent).
+        self.others = operator.itemgetter(*[name for name in names if name != "x-amz-date"])
+        self.signing: tuple = (None, "", None)  # (credentials, X-Amz-Date, pads)
+
+    def signing_pads(self, creds: SigningCredentials, iso: str) -> tuple[object, object]:
+        """HMAC pads of the key's signing key with the head of the string to sign for ``iso``
+        already hashed (``hmac_pads_after``): a client's requests of one second share them."""
+        pads = _signing_pads(creds.secret_access_key, self.date, self.region, self.service)
+        pads = hmac_pads_after(pads, string_to_sign_head(iso, self.scope))
+        self.signing = (creds, iso, pads)  # one assignment: readers see a whole triple
+        return pads
+
+
+def _sdk_authorization(value: str) -> _SdkAuthorization | None:
+    """What an Authorization value as SDKs write it says, up to its signature.
+
+    ``None`` unless ``_SDK_AUTHORIZATION`` reads it with a 64-character signature, a credential of
+    five ``/``-separated parts ending in ``aws4_request``, host (or ``:authority``) and X-Amz-Date
+    signed: anything else takes the general path. Remembered by the text before the signature,
+    which reads the same whatever 64 characters follow it, if free of ``,`` and not ending in
+    whitespace.
     """
-    header = grouped.get("authorization")
-    amz_date = grouped.get("x-amz-date")
-    if header is None or amz_date is None:
+    parts = _SDK_AUTHORIZATION(value)
+    if parts is None:
         return None
-    header = header[0]
-    said = _SDK_AUTHORIZATIONS.get(header[:-_HMAC_HEX_DIGITS]) or _sdk_authorization(header)
-    sent = header[-_HMAC_HEX_DIGITS:]
-    if said is None or "," in sent or sent[-1] in _WS:  # else not read as the whole signature
+    credential, signed_raw, sent = parts.groups()
+    fields_ = credential.split("/")
+    if len(sent) != _HMAC_HEX_DIGITS or len(fields_) != 5 or fields_[4] != TERMINATOR:
         return None
-    key_id, date, cred_region, cred_service, scope, names, signed_line, date_signed = said
-    iso = amz_date[0]
-    epoch = parse_amz_date(iso)
-    if (epoch is None or epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS or date != iso[:8]
-            or cred_region != region or cred_service != service or require_signed_date and not date_signed):
+    names = tuple(signed_header_names(signed_raw))
+    if "host" not in names and ":authority" not in names or "x-amz-date" not in names:
         return None
+    key_id, date, region, service, _ = fields_
+    said = _SdkAuthorization(key_id, date, region, service, credential[len(key_id) + 1:], names)
+    prefix = value[:-_HMAC_HEX_DIGITS]
+    return _remember(_SDK_AUTHORIZATIONS, prefix, said, _SDK_AUTHORIZATIONS_MAX, len(prefix))
+
+
+class _SignedRequestLine:
+    """The canonical request of one request line and signed header values, but for the date and
+    the payload hash; with its hash for the latest (date, payload hash), which the requests of one
+    second to one resource share (spec B2)."""
+
+    __slots__ = ("method", "uri", "query", "names", "signed_line", "values", "latest")
+
+    def __init__(self, method: str, uri: str, query: str, said: _SdkAuthorization, values: dict[str, list[str]]):
+        self.method, self.uri, self.query = method, uri, query
+        self.names, self.signed_line, self.values = said.names, said.signed_line, values
+        self.latest: tuple[str, str, str] = ("", "", "")  # (X-Amz-Date, payload hash, canonical request hash)
+
+    def headers_block(self, iso: str) -> str:
+        return canonical_headers({**self.values, "x-amz-date": [iso]}, self.names)
+
+    def rehash(self, iso: str, payload: str) -> str:
+        """The canonical request's hash for this date and payload hash, kept as ``latest``."""
+        canonical = assemble_canonical_request(self.method, self.uri, self.query, self.headers_block(iso),
+                                               self.signed_line, payload)
+        digest = sha256_hex_text(canonical)
+        self.latest = (iso, payload, digest)
+        return digest
+
+    def mismatch(self, iso: str, scope: str, payload: str, body_hash: str, refusal: str | None) -> SigV4Error:
+        return _signature_failure(self.method, self.uri, self.query, self.headers_block(iso), self.signed_line,
+                                  payload, body_hash, refusal, iso, scope)
+
+
+def _signed_request_line(key: tuple, said: _SdkAuthorization, values: dict[str, str]) -> _SignedRequestLine | None:
+    """The ``_SignedRequestLine`` of ``key`` (method, raw path, raw query, ...); ``None`` when the
+    query also carries a presigned signature (the general path's error)."""
+    method, raw_path, raw_query = key[0], key[1], key[2]
     query = _CANONICAL_QUERIES.get(raw_query)  # known: no X-Amz-Algorithm parameter
     if query is None:
         pairs = query_pairs(raw_query)
         if ("X-Amz-Algorithm" in raw_query or "%" in raw_query) and any(
                 name == "X-Amz-Algorithm" for name, _ in pairs):
-            return None  # also presigned: the general path's error
-        query = _remember(_CANONICAL_QUERIES, raw_query, canonical_query_from_pairs(pairs), _CANONICAL_MAX)
-
-    creds = lookup(key_id)
-    if creds is None:
-        return _error(SigV4ErrorKind.UNRECOGNIZED_CLIENT, _MSG_UNKNOWN_KEY,
-                      f"access key id {key_id!r} is not known")
-    body_hash = sha256_hex(body) if body else EMPTY_SHA256
-    payload, refusal = _payload_hash(grouped, body_hash, allow_unsigned)
+            return None
+        query = _remember(_CANONICAL_QUERIES, raw_query, canonical_query_from_pairs(pairs), _CANONICAL_MAX,
+                          len(raw_query))
     uri = _CANONICAL_PATHS.get(raw_path)
     if uri is None:
-        uri = _remember(_CANONICAL_PATHS, raw_path, canonical_uri(raw_path), _CANONICAL_MAX)
-    block = canonical_headers(grouped, names)
-    sts = string_to_sign(iso, scope, assemble_canonical_request(method, uri, query, block, signed_line, payload))
-    expected = signature_from_pads(_signing_pads(creds.secret_access_key, date, region, service), sts)
+        uri = _remember(_CANONICAL_PATHS, raw_path, canonical_uri(raw_path), _CANONICAL_MAX, len(raw_path))
+    signed = {name: [values[name]] for name in said.names if name != "x-amz-date"}
+    line = _SignedRequestLine(method, uri, query, said, signed)
+    length = len(raw_path) + len(raw_query) + sum(len(value[0]) for value in signed.values())
+    return _remember(_SIGNED_LINES, key, line, _CANONICAL_MAX, length)
+
+
+def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]], body: bytes,
+                       lookup: Callable[[str], SigningCredentials | None], region: str, service: str, now: float,
+                       allow_unsigned: bool) -> Verified | SigV4Error | None:
+    """``verify`` for the request SDKs send, in one pass; ``None``: take the general path.
+
+    Each header once, an ``Authorization`` header as ``_sdk_authorization`` reads it, ``X-Amz-Date``
+    in the ISO 8601 basic format and within the clock skew, host and date signed and present, the
+    credential scoped as expected: every check of spec B5 up to the key lookup passes, so from the
+    lookup on the outcome is the general path's (steps 10-12, same texts). Anything else returns
+    ``None`` before the lookup and ``verify`` runs the general path, which finds the same failure
+    it always did. The signature is recomputed from the canonical request's hash, which is
+    remembered for the request line's latest second (``_SignedRequestLine``), and compared in
+    constant time.
+    """
+    values = _single_valued(headers)
+    if values is None:
+        return None
+    header = values.get("authorization")
+    iso = values.get("x-amz-date")
+    if header is None or iso is None:
+        return None
+    said = _SDK_AUTHORIZATIONS.get(header[:-_HMAC_HEX_DIGITS]) or _sdk_authorization(header)
+    sent = header[-_HMAC_HEX_DIGITS:]
+    if said is None or "," in sent or sent[-1] in _WS:  # else not read as the whole signature
+        return None
+    epoch = parse_amz_date(iso)
+    if (epoch is None or epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS or said.date != iso[:8]
+            or said.region != region or said.service != service):
+        return None
+    try:
+        key = (method, raw_path, raw_query, said.signed_line, said.others(values))
+    except KeyError:  # a signed header is absent: the general path signs it empty
+        return None
+    line = _SIGNED_LINES.get(key) or _signed_request_line(key, said, values)
+    if line is None:
+        return None
+
+    creds = lookup(said.key_id)
+    if creds is None:
+        return _error(SigV4ErrorKind.UNRECOGNIZED_CLIENT, _MSG_UNKNOWN_KEY,
+                      f"access key id {said.key_id!r} is not known")
+    declared = values.get("x-amz-content-sha256")
+    body_hash = sha256_hex(body) if body else EMPTY_SHA256
+    payload, refusal = (body_hash, None) if declared is None else _payload_hash(declared, body_hash, allow_unsigned)
+    latest = line.latest
+    digest = latest[2] if latest[0] == iso and latest[1] == payload else line.rehash(iso, payload)
+    signing = said.signing
+    pads = signing[2] if signing[0] is creds and signing[1] == iso else said.signing_pads(creds, iso)
+    expected = signature_from_pads(pads, digest)
     if refusal is None and sent.isascii() and hmac.compare_digest(expected, sent):
-        token = grouped.get("x-amz-security-token")
-        failure = _check_token(token[0] if token else None, creds, now)
-        if failure is not None:
-            return failure
-        return Verified(creds, key_id, epoch, "header", region, service, names)
-    return _signature_failure(method, uri, query, block, signed_line, payload, body_hash, refusal, iso, scope)
+        token = values.get("x-amz-security-token")
+        if token is not None or creds.session_token is not None or creds.expires_at is not None:
+            failure = _check_token(token, creds, now)
+            if failure is not None:
+                return failure
+        return Verified(creds, said.key_id, epoch, "header", region, service, said.names)
+    return line.mismatch(iso, said.scope, payload, body_hash, refusal)
