@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Hashable
 
-from lychgate.config.identities import AccessKey, Identity, IdentityStore
+from lychgate.config.identities import Identity, IdentityStore
 from lychgate.cors import is_preflight
 from lychgate.errors import (AccessDenied, ExpiredToken, GatewayError, InvalidSignature,
                              MissingAuthenticationToken)
@@ -24,6 +24,7 @@ from lychgate.messages import Request
 from lychgate.sigv4 import SigV4Error, SigV4ErrorKind, parse_authorization_header, verify
 
 INVOKE = "execute-api:Invoke"
+_NO_IDENTITIES = IdentityStore()
 #: The actions execute-api has (lower case); any other name matches nothing.
 EXECUTE_API_ACTIONS = ("execute-api:invoke", "execute-api:invalidatecache", "execute-api:managetoconnections")
 
@@ -36,10 +37,46 @@ class Caller:
     access_key_id: str
 
 
-# The Caller of each access key verified lately, with the store's record of that key it was made
-# from (the record pairs the key with its owner, so the same record means the same Caller). Bounded.
-_CALLERS: dict[str, tuple[AccessKey, Caller]] = {}
-_CALLERS_MAX = 4096
+class _Credentials(dict):
+    """Access key id -> its credentials in one identity store, each found there once (the lookup
+    ``verify`` calls on every signed request: a dict's own, the cheapest). Unknown keys are not kept."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: IdentityStore):
+        super().__init__()
+        self.store = store
+
+    def __missing__(self, key_id: str):
+        credentials = self.store.credentials(key_id)
+        if credentials is not None:
+            self[key_id] = credentials
+        return credentials
+
+
+class _Callers(dict):
+    """Access key id -> the ``Caller`` of a key of one identity store, made once: its requests share it."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: IdentityStore):
+        super().__init__()
+        self.store = store
+
+    def __missing__(self, key_id: str) -> Caller:
+        caller = self[key_id] = Caller(self.store.keys[key_id].identity, key_id)
+        return caller
+
+
+# What is known about the keys of the identity store in use: a reload brings a new store, and
+# the first request it serves starts afresh. At most one entry per key of the store.
+_known: tuple[IdentityStore | None, _Credentials | None, _Callers | None] = (None, None, None)
+
+
+def _start_knowing(store: IdentityStore) -> tuple[IdentityStore, _Credentials, _Callers]:
+    global _known
+    _known = (store, _Credentials(store), _Callers(store))
+    return _known
 
 
 def sigv4_error(error: SigV4Error) -> GatewayError:
@@ -63,21 +100,13 @@ def sigv4_error(error: SigV4Error) -> GatewayError:
 def authenticate(request: Request, identities: IdentityStore | None, region: str,
                  now: float | None = None) -> Caller | GatewayError:
     """Verify the request's SigV4 signature (header or presigned query) and find its owner."""
-    store = identities or IdentityStore()
+    store = identities or _NO_IDENTITIES
+    known = _known if _known[0] is store else _start_knowing(store)
     result = verify(request.method, request.raw_path, request.raw_query, request.headers, request.body,
-                    lookup=store.credentials, region=region, now=now)
+                    lookup=known[1].__getitem__, region=region, now=now)
     if type(result) is SigV4Error:
         return _about_this_request(sigv4_error(result), request)
-    key_id = result.access_key_id
-    record = store.keys.get(key_id)
-    known = _CALLERS.get(key_id)
-    if known is not None and known[0] is record:
-        return known[1]
-    if len(_CALLERS) >= _CALLERS_MAX:
-        _CALLERS.clear()
-    caller = Caller(record.identity, key_id)
-    _CALLERS[key_id] = (record, caller)
-    return caller
+    return known[2][result.access_key_id]
 
 
 def _about_this_request(error: GatewayError, request: Request) -> GatewayError:
@@ -149,18 +178,20 @@ class DecisionMemo:
 
     When no policy in play (the caller's, its boundary, the resource policy) reads the request's
     context (no Condition, no policy variable), the evaluation is a function of the caller and
-    the ARN alone. One memo per gateway: a reload starts afresh. Bounded.
+    the ARN alone. One memo per gateway: a reload starts afresh. Bounded. A decision is
+    remembered under the method ARN or, when its caller gives one, a key that names the ARN in
+    this gateway (the authorize stage's (API id, stage, verb, path), which costs less to build).
     """
 
     MAX_ENTRIES = 100_000
 
     def __init__(self) -> None:
-        # (id(identity), id(resource policy)[, ARN]) -> (identity, value): the identity kept and
+        # (id(identity), id(resource policy)[, ARN or key]) -> (identity, value): the identity kept and
         # compared, so an id reused by another object can never hit.
         self._static: dict[tuple, tuple] = {}
         self._evaluations: dict[tuple, tuple] = {}
 
-    def get(self, identity: Identity | None, resource_policy: Policy | None, arn: str) -> Evaluation | None:
+    def get(self, identity: Identity | None, resource_policy: Policy | None, arn: Hashable) -> Evaluation | None:
         found = self._evaluations.get((id(identity), id(resource_policy), arn))
         return found[1] if found is not None and found[0] is identity else None
 
@@ -173,18 +204,24 @@ class DecisionMemo:
             found = self._static[key] = (identity, not any(st.context_keys for p in policies for st in p.statements))
         return found[1]
 
-    def put(self, identity: Identity | None, resource_policy: Policy | None, arn: str, evaluation: Evaluation) -> None:
+    def put(self, identity: Identity | None, resource_policy: Policy | None, arn: Hashable,
+            evaluation: Evaluation) -> None:
         if len(self._evaluations) >= self.MAX_ENTRIES:
             self._evaluations.clear()
         self._evaluations[(id(identity), id(resource_policy), arn)] = (identity, evaluation)
 
 
 def authorize(*, method_arn: str, request: Request, region: str, account_id: str, caller: Caller | None,
-              resource_policy: Policy | None, memo: DecisionMemo | None = None) -> Evaluation:
-    """May this caller invoke the method ARN? Identity and resource policies combined (spec §1.3)."""
+              resource_policy: Policy | None, memo: DecisionMemo | None = None,
+              memo_key: Hashable | None = None) -> Evaluation:
+    """May this caller invoke the method ARN? Identity and resource policies combined (spec §1.3).
+
+    ``memo_key``: what names the method ARN in the memo's gateway, if not the ARN itself.
+    """
     identity = caller.identity if caller else None
+    key = method_arn if memo_key is None else memo_key
     if memo is not None:
-        remembered = memo.get(identity, resource_policy, method_arn)
+        remembered = memo.get(identity, resource_policy, key)
         if remembered is not None:
             return remembered
     static = memo is not None and memo.is_static(identity, resource_policy)
@@ -197,7 +234,7 @@ def authorize(*, method_arn: str, request: Request, region: str, account_id: str
         same_account=identity is None or identity.account == account_id,
         identity_side_present=identity is not None)
     if static:
-        memo.put(identity, resource_policy, method_arn, evaluation)
+        memo.put(identity, resource_policy, key, evaluation)
     return evaluation
 
 

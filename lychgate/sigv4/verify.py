@@ -685,25 +685,28 @@ def _sdk_authorization(value: str) -> _SdkAuthorization | None:
 
 class _SignedRequestLine:
     """The canonical request of one request line and signed header values, but for the date and
-    the payload hash; with its hash for the latest (date, payload hash), which the requests of one
-    second to one resource share (spec B2)."""
+    the payload hash; with its hash for the (date, payload hash) pairs of the last few seconds,
+    which the requests to one resource in one second share (spec B2)."""
 
-    __slots__ = ("method", "uri", "query", "names", "signed_line", "values", "latest")
+    __slots__ = ("method", "uri", "query", "names", "signed_line", "values", "digests")
+    DIGESTS_MAX = 16  # clients' clocks differ: a few dates are current at once
 
     def __init__(self, method: str, uri: str, query: str, said: _SdkAuthorization, values: dict[str, list[str]]):
         self.method, self.uri, self.query = method, uri, query
         self.names, self.signed_line, self.values = said.names, said.signed_line, values
-        self.latest: tuple[str, str, str] = ("", "", "")  # (X-Amz-Date, payload hash, canonical request hash)
+        self.digests: dict[tuple[str, str], str] = {}  # (X-Amz-Date, payload hash) -> canonical request hash
 
     def headers_block(self, iso: str) -> str:
         return canonical_headers({**self.values, "x-amz-date": [iso]}, self.names)
 
-    def rehash(self, iso: str, payload: str) -> str:
-        """The canonical request's hash for this date and payload hash, kept as ``latest``."""
+    def digest(self, iso: str, payload: str) -> str:
+        """The canonical request's hash for this date and payload hash, kept in ``digests``."""
         canonical = assemble_canonical_request(self.method, self.uri, self.query, self.headers_block(iso),
                                                self.signed_line, payload)
         digest = sha256_hex_text(canonical)
-        self.latest = (iso, payload, digest)
+        if len(self.digests) >= self.DIGESTS_MAX:
+            self.digests.clear()
+        self.digests[iso, payload] = digest
         return digest
 
     def mismatch(self, iso: str, scope: str, payload: str, body_hash: str, refusal: str | None) -> SigV4Error:
@@ -743,8 +746,7 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
     lookup on the outcome is the general path's (steps 10-12, same texts). Anything else returns
     ``None`` before the lookup and ``verify`` runs the general path, which finds the same failure
     it always did. The signature is recomputed from the canonical request's hash, which is
-    remembered for the request line's latest second (``_SignedRequestLine``), and compared in
-    constant time.
+    remembered per request line and second (``_SignedRequestLine``), and compared in constant time.
     """
     values = _single_valued(headers)
     if values is None:
@@ -776,8 +778,7 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
     declared = values.get("x-amz-content-sha256")
     body_hash = sha256_hex(body) if body else EMPTY_SHA256
     payload, refusal = (body_hash, None) if declared is None else _payload_hash(declared, body_hash, allow_unsigned)
-    latest = line.latest
-    digest = latest[2] if latest[0] == iso and latest[1] == payload else line.rehash(iso, payload)
+    digest = line.digests.get((iso, payload)) or line.digest(iso, payload)
     signing = said.signing
     pads = signing[2] if signing[0] is creds and signing[1] == iso else said.signing_pads(creds, iso)
     expected = signature_from_pads(pads, digest)

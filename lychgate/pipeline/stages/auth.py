@@ -124,11 +124,15 @@ def authorize(ctx: RequestContext) -> None:
         if ctx.route.method.authorization_type != "CUSTOM":
             _resource_policy_after_authorizer(ctx, policy)
         return
-    project = ctx.gateway.project
-    arn = method_arn(ctx)
-    evaluation = iam.authorize(method_arn=arn, request=ctx.request, region=project.region,
-                               account_id=project.account_id, caller=ctx.caller, resource_policy=policy,
-                               memo=ctx.gateway.decisions)
+    caller = ctx.caller
+    memo = ctx.gateway.decisions
+    call = (api.id, ctx.stage.name, ctx.request.method, ctx.path)  # names the method ARN in this gateway
+    evaluation = memo.get(caller.identity if caller else None, policy, call)
+    if evaluation is None:  # not remembered: decided from the method ARN
+        project = ctx.gateway.project
+        evaluation = iam.authorize(method_arn=method_arn(ctx), request=ctx.request, region=project.region,
+                                   account_id=project.account_id, caller=caller, resource_policy=policy,
+                                   memo=memo, memo_key=call)
     ctx.decision = evaluation
     if not iam.is_allowed(evaluation):
         ctx.trace.add("authorize", evaluation.decision.value, evaluation.rule)
