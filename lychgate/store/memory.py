@@ -13,8 +13,8 @@ from typing import Any, Sequence
 from lychgate.store.base import BucketSpec, Counter, Outcome, Tally, encode_record, settle
 
 _UNSEEN = (0, 0.0)  # (value, expires) of a counter or tally never counted
-PRUNE_EVERY = 1024
-"""Forget expired buckets and counters once every this many ``consume`` calls."""
+PRUNE_INTERVAL = 60.0
+"""Forget expired buckets, counters and tallies at most once per this many seconds of ``now``."""
 
 
 class MemoryStore:
@@ -27,13 +27,17 @@ class MemoryStore:
         self._counters: dict[tuple[str, str], tuple[int, float]] = {}  # (key, window) -> value, expires
         self._tallies: dict[tuple[str, str], tuple[int, float]] = {}
         self._records: dict[str, dict[str, str]] = {}  # kind -> id -> JSON
-        self._calls = 0
+        self._prune_at = 0.0  # the ``now`` from which the next decision prunes first
         self._read, self._write = self._buckets.get, self._buckets.__setitem__  # for settle(), made once
 
     async def consume(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
                       tallies: Sequence[Tally], now: float) -> Outcome:
-        self._calls += 1
-        if self._calls % PRUNE_EVERY == 0:
+        return self.decide(buckets, counters, tallies, now)
+
+    def decide(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
+               tallies: Sequence[Tally], now: float) -> Outcome:
+        """``consume`` without a coroutine (``Limiter.check_now`` calls it on every request)."""
+        if now >= self._prune_at:
             self._prune(now)
         values, counts = self._counters, []
         for counter in counters:
@@ -50,6 +54,7 @@ class MemoryStore:
         return outcome
 
     def _prune(self, now: float) -> None:
+        self._prune_at = now + PRUNE_INTERVAL
         for key in [k for k, v in self._buckets.items() if v[2] is not None and v[2] < now]:
             del self._buckets[key]
         for table in (self._counters, self._tallies):

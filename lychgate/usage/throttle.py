@@ -241,6 +241,9 @@ class Limiter:
 
     def __init__(self, store: CounterStore, clock: Callable[[], float] = time.time) -> None:
         self.store, self.clock = store, clock
+        # A store that decides without I/O (memory) offers ``decide``, ``consume`` without a
+        # coroutine: ``check_now`` calls it, saving two coroutines on every request.
+        self.decide_now: Callable[..., Outcome] | None = getattr(store, "decide", None)
 
     async def check(self, buckets: Sequence[BucketSpec], quota: QuotaSpec | None = None,
                     now: float | None = None, *, usage_key: str | None = None) -> Verdict:
@@ -250,13 +253,20 @@ class Limiter:
 
     async def check_limits(self, limits: RequestLimits, now: float | None = None) -> Verdict:
         """``check`` with limits made beforehand (and reused: this runs on every request)."""
+        if self.decide_now is not None:
+            return self.check_now(limits, now)
         now = self.clock() if now is None else now
-        day = int(now // 86400)
-        counts = limits.counts
-        if counts.day != day:
-            counts = limits.counts_on(day)
+        counts = limits.counts_on(int(now // 86400))
         outcome = await self.store.consume(limits.buckets, counts.counters, counts.tallies, now)
         return Verdict(outcome, limits, counts)
+
+    def check_now(self, limits: RequestLimits, now: float | None = None) -> Verdict:
+        """``check_limits`` without awaiting, for a store that decides at once (``decide_now``)."""
+        now = self.clock() if now is None else now
+        counts = limits.counts
+        if counts.day != now // 86400:
+            counts = limits.counts_on(int(now // 86400))
+        return Verdict(self.decide_now(limits.buckets, counts.counters, counts.tallies, now), limits, counts)
 
     async def take(self, key: str, rate: float, burst: int, now: float | None = None) -> Verdict:
         """One token from the single bucket ``key`` (``rate`` per second, ``burst`` tokens)."""

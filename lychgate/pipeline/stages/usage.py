@@ -23,8 +23,6 @@ LOG = logging.getLogger(__name__)
 
 @applies_when(lambda ctx: ctx.route.method.api_key_required)
 def require_api_key(ctx: RequestContext) -> None:
-    if not ctx.route.method.api_key_required:
-        return
     api = ctx.api.api
     if api.api_key_source == "AUTHORIZER":
         value, source = ctx.usage_identifier_key, "the authorizer's usageIdentifierKey"
@@ -85,7 +83,11 @@ async def throttle(ctx: RequestContext) -> None:
     if request_limits is None:
         return
     try:
-        verdict = await ctx.gateway.limiter.check_limits(request_limits)
+        limiter = ctx.gateway.limiter
+        if limiter.decide_now is not None:  # the memory store: no coroutine to await
+            verdict = limiter.check_now(request_limits)
+        else:
+            verdict = await limiter.check_limits(request_limits)
     except StoreUnavailable as exc:
         LOG.error("%s %s", ctx.request_id, exc)
         if ctx.gateway.project.on_state_failure == "allow":

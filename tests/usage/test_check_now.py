@@ -1,0 +1,42 @@
+"""``Limiter.check_now``: the memory store decides without a coroutine, exactly as ``check_limits``
+does (spec gateway-behavior §7); stores with I/O are always awaited."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from lychgate.store import open_store
+from lychgate.store.memory import PRUNE_INTERVAL
+from lychgate.usage import BucketSpec, Limiter, QuotaSpec
+from lychgate.usage.throttle import RequestLimits
+
+NOW = datetime(2031, 5, 14, 12, tzinfo=timezone.utc).timestamp()
+
+
+def limits() -> RequestLimits:
+    return RequestLimits([BucketSpec("b", 1.0, 2)], QuotaSpec("plan/key", 3, "DAY"), usage_key="k")
+
+
+def test_check_now_decides_like_check_limits():
+    sync, awaited = Limiter(open_store("memory")), Limiter(open_store("memory"))
+    assert sync.decide_now is not None
+    same = limits()
+    now_verdicts = [sync.check_now(same, NOW + t) for t in (0, 0, 0, 1, 5)]
+    awaited_verdicts = [asyncio.run(awaited.check_limits(same, NOW + t)) for t in (0, 0, 0, 1, 5)]
+    assert [v.describe() for v in now_verdicts] == [v.describe() for v in awaited_verdicts]
+    assert [v.admitted for v in now_verdicts] == [True, True, False, True, False]  # bucket, then quota
+    assert (now_verdicts[2].kind, now_verdicts[4].kind) == ("throttle", "quota")
+
+
+def test_stores_with_io_are_awaited(tmp_path):
+    assert Limiter(open_store(f"sqlite:///{tmp_path / 'state.db'}")).decide_now is None
+
+
+def test_memory_forgets_full_buckets_once_an_interval_has_passed():
+    store = open_store("memory")
+    limiter = Limiter(store)
+    limiter.check_now(limits(), NOW)
+    assert "b" in store._buckets
+    limiter.check_now(RequestLimits([BucketSpec("other", 1.0, 2)]), NOW + PRUNE_INTERVAL + 2)
+    assert "b" not in store._buckets  # full again after 1 s, forgettable a minute later
