@@ -22,6 +22,7 @@ from lychgate.errors import InvalidApiKey
 
 KEY_RECORD = "api_key"
 PLAN_RECORD = "usage_plan"
+CONFIG_KEY_RECORD = "config_key"  # what is remembered of a key declared in lychgate.yaml: creation time, generated hash
 ALPHABET = string.ascii_letters + string.digits
 
 
@@ -145,26 +146,37 @@ class KeyRegistry:
                             cause="api_key_not_in_plan")
 
 
-def config_key(name: str, value: str, enabled: bool, plans: tuple[str, ...]) -> ApiKey:
-    return ApiKey(new_id(f"config:{name}"), name, key_hash(value), enabled, plans, time.time(), "config")
+def config_key(name: str, value: str, enabled: bool, plans: tuple[str, ...], created: float | None = None) -> ApiKey:
+    return ApiKey(new_id(f"config:{name}"), name, key_hash(value), enabled, plans,
+                  time.time() if created is None else created, "config")
 
 
 async def load(store, plans: Iterable[UsagePlan], declarations) -> tuple[list[UsagePlan], list[ApiKey], list[tuple[str, str]]]:
     """Plans and keys from lychgate.yaml and the store; keys declared without a value get one,
-    generated once and remembered (by hash) in the store. Returns the generated (name, value)s."""
+    generated once and remembered (by hash) in the store. Returns the generated (name, value)s.
+
+    A declared key's creation time is remembered in the store too, the first time it is loaded:
+    a quota's ``offset`` applies in the period the key was created in, not again after every
+    restart or reload (or every refresh from a shared store)."""
     all_plans = list(plans) + [plan_from_record(r) for r in (await store.list_records(PLAN_RECORD)).values()]
     keys = [ApiKey.from_record(r) for r in (await store.list_records(KEY_RECORD)).values()]
+    remembered_keys = await store.list_records(CONFIG_KEY_RECORD)
     generated = []
     for decl in declarations:
-        if decl.value is not None:
-            keys.append(config_key(decl.name, decl.value, decl.enabled, decl.usage_plans))
-            continue
-        remembered = await store.get_record("config_key", decl.name)
-        if remembered is None:
+        remembered = dict(remembered_keys.get(decl.name) or {})
+        changed = "created" not in remembered
+        remembered.setdefault("created", time.time())
+        if decl.value is None and "hash" not in remembered:
             value = new_key_value()
-            remembered = {"hash": key_hash(value)}
-            await store.put_record("config_key", decl.name, remembered)
+            remembered["hash"] = key_hash(value)
             generated.append((decl.name, value))
-        keys.append(ApiKey(new_id(f"config:{decl.name}"), decl.name, remembered["hash"], decl.enabled,
-                           decl.usage_plans, time.time(), "config"))
+            changed = True
+        if changed:
+            await store.put_record(CONFIG_KEY_RECORD, decl.name, remembered)
+        created = float(remembered["created"])
+        if decl.value is not None:
+            keys.append(config_key(decl.name, decl.value, decl.enabled, decl.usage_plans, created))
+        else:
+            keys.append(ApiKey(new_id(f"config:{decl.name}"), decl.name, remembered["hash"], decl.enabled,
+                               decl.usage_plans, created, "config"))
     return all_plans, keys, generated

@@ -3,10 +3,13 @@ and never past a change of keys or plans."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from lychgate.config.model import ApiStage, UsagePlan
+from lychgate.config.model import ApiKeyDeclaration, ApiStage, UsagePlan
 from lychgate.errors import InvalidApiKey
+from lychgate.store.sqlite import SqliteStore
 from lychgate.usage import keys as usage_keys
 from lychgate.usage.keys import KeyRegistry, config_key
 
@@ -79,3 +82,26 @@ def test_the_remembered_values_are_bounded(monkeypatch):
         keys.admit(value, "api", "prod", "x-api-key header")
         assert 1 <= len(keys._accepted) <= 3
     assert all(keys.admit(v, "api", "prod", "x-api-key header").key.name == f"k{n}" for n, v in enumerate(values))
+
+
+@pytest.mark.parametrize("value", [VALUE, None])
+def test_a_declared_keys_creation_time_survives_a_restart(tmp_path, monkeypatch, value):
+    """A quota's offset applies in the period a key was created in (spec §7): reloading the
+    declarations later, from the same store, must not make the key new again."""
+    declared = [ApiKeyDeclaration("partner", value, True, ("plan",))]
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+
+    async def load_at(now: float):
+        monkeypatch.setattr(usage_keys.time, "time", lambda: now)
+        store = SqliteStore.from_url(url)
+        try:
+            _, keys, generated = await usage_keys.load(store, [PLAN], declared)
+        finally:
+            await store.close()
+        return keys[0], generated
+
+    first, generated = asyncio.run(load_at(1_000_000.0))
+    again, generated_again = asyncio.run(load_at(1_000_000.0 + 40 * 86400))
+    assert first.created == again.created == 1_000_000.0
+    assert first.hash == again.hash
+    assert len(generated) == (value is None) and generated_again == []
