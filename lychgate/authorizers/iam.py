@@ -186,14 +186,15 @@ class DecisionMemo:
     MAX_ENTRIES = 100_000
 
     def __init__(self) -> None:
-        # (id(identity), id(resource policy)[, ARN or key]) -> (identity, value): the identity kept and
-        # compared, so an id reused by another object can never hit.
+        # (id(identity), id(resource policy)) -> (identity, static) and (id(identity), ARN or key) ->
+        # (identity, resource policy, evaluation): the objects kept and compared, so an id reused by
+        # another object can never hit.
         self._static: dict[tuple, tuple] = {}
         self._evaluations: dict[tuple, tuple] = {}
 
     def get(self, identity: Identity | None, resource_policy: Policy | None, arn: Hashable) -> Evaluation | None:
-        found = self._evaluations.get((id(identity), id(resource_policy), arn))
-        return found[1] if found is not None and found[0] is identity else None
+        found = self._evaluations.get((id(identity), arn))
+        return found[2] if found is not None and found[0] is identity and found[1] is resource_policy else None
 
     def is_static(self, identity: Identity | None, resource_policy: Policy | None) -> bool:
         key = (id(identity), id(resource_policy))
@@ -208,7 +209,7 @@ class DecisionMemo:
             evaluation: Evaluation) -> None:
         if len(self._evaluations) >= self.MAX_ENTRIES:
             self._evaluations.clear()
-        self._evaluations[(id(identity), id(resource_policy), arn)] = (identity, evaluation)
+        self._evaluations[(id(identity), arn)] = (identity, resource_policy, evaluation)
 
 
 def authorize(*, method_arn: str, request: Request, region: str, account_id: str, caller: Caller | None,

@@ -143,7 +143,8 @@ class SigV4Error:
 
 @dataclass(slots=True)  # one per signed request: a frozen dataclass's __init__ costs several times more
 class Verified:
-    """A request whose signature checked out."""
+    """A request whose signature checked out (the requests of one key and second may share one:
+    do not modify it)."""
 
     credentials: SigningCredentials
     access_key_id: str
@@ -637,7 +638,7 @@ def _single_valued(headers: Sequence[tuple[str, str]]) -> dict[str, str] | None:
 
 class _SdkAuthorization:
     """What an Authorization value as SDKs write it says before its signature, and the signing
-    state of its latest second (see ``signing_pads``)."""
+    state of its latest second (see ``sign_as``)."""
 
     __slots__ = ("key_id", "date", "region", "service", "scope", "names", "signed_line", "others", "signing")
 
@@ -647,15 +648,17 @@ class _SdkAuthorization:
         # The values of the signed headers but X-Amz-Date, from a name -> value map: what, with the
         # request line, makes the canonical request but for the date (KeyError: one is absent).
         self.others = operator.itemgetter(*[name for name in names if name != "x-amz-date"])
-        self.signing: tuple = (None, "", None)  # (credentials, X-Amz-Date, pads)
+        self.signing: tuple = (None, "")  # see sign_as
 
-    def signing_pads(self, creds: SigningCredentials, iso: str) -> tuple[object, object]:
-        """HMAC pads of the key's signing key with the head of the string to sign for ``iso``
-        already hashed (``hmac_pads_after``): a client's requests of one second share them."""
+    def sign_as(self, creds: SigningCredentials, iso: str, epoch: float) -> tuple:
+        """What the requests of one key and second share, kept as ``signing``: (credentials,
+        X-Amz-Date, HMAC pads of the signing key with the head of the string to sign already hashed
+        (``hmac_pads_after``), the ``Verified`` each of them whose signature checks out returns)."""
         pads = _signing_pads(creds.secret_access_key, self.date, self.region, self.service)
         pads = hmac_pads_after(pads, string_to_sign_head(iso, self.scope))
-        self.signing = (creds, iso, pads)  # one assignment: readers see a whole triple
-        return pads
+        verified = Verified(creds, self.key_id, epoch, "header", self.region, self.service, self.names)
+        self.signing = signing = (creds, iso, pads, verified)  # one assignment: readers see it whole
+        return signing
 
 
 def _sdk_authorization(value: str) -> _SdkAuthorization | None:
@@ -780,13 +783,14 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
     payload, refusal = (body_hash, None) if declared is None else _payload_hash(declared, body_hash, allow_unsigned)
     digest = line.digests.get((iso, payload)) or line.digest(iso, payload)
     signing = said.signing
-    pads = signing[2] if signing[0] is creds and signing[1] == iso else said.signing_pads(creds, iso)
-    expected = signature_from_pads(pads, digest)
+    if signing[0] is not creds or signing[1] != iso:
+        signing = said.sign_as(creds, iso, epoch)
+    expected = signature_from_pads(signing[2], digest)
     if refusal is None and sent.isascii() and hmac.compare_digest(expected, sent):
         token = values.get("x-amz-security-token")
         if token is not None or creds.session_token is not None or creds.expires_at is not None:
             failure = _check_token(token, creds, now)
             if failure is not None:
                 return failure
-        return Verified(creds, said.key_id, epoch, "header", region, service, said.names)
+        return signing[3]
     return line.mismatch(iso, said.scope, payload, body_hash, refusal)

@@ -23,24 +23,25 @@ async def authenticate(ctx: RequestContext) -> None:
     if kind == "NONE":
         ctx.trace.add("authenticate", "anonymous", "the method's authorization type is NONE")
         return
+    if kind == "AWS_IAM":
+        project = ctx.gateway.project
+        result = iam.authenticate(ctx.request, project.identities, project.region)
+        if type(result) is not iam.Caller:
+            ctx.trace.add("authenticate", "rejected", result.detail)
+            # HTTP APIs answer every IAM authentication failure 403 Forbidden (docs/aws-behaviour.md).
+            raise result if ctx.api.rest else AccessDenied(detail=result.detail, cause=result.cause)
+        ctx.caller = result
+        ctx.trace.add("authenticate", "signed", (_signed_text, result))
+        return
     if kind in ("COGNITO_USER_POOLS", "JWT"):
         await _authenticate_token(ctx)
         return
     if kind == "CUSTOM":
         await _run_lambda_authorizer(ctx)
         return
-    if kind != "AWS_IAM":
-        raise AuthorizerConfigurationError(
-            detail=f"authorization type {kind} is not supported by this version of lychgate: failing closed",
-            cause="unsupported_authorization")
-    project = ctx.gateway.project
-    result = iam.authenticate(ctx.request, project.identities, project.region)
-    if not isinstance(result, iam.Caller):
-        ctx.trace.add("authenticate", "rejected", result.detail)
-        # HTTP APIs answer every IAM authentication failure 403 Forbidden (docs/aws-behaviour.md).
-        raise result if ctx.api.rest else AccessDenied(detail=result.detail, cause=result.cause)
-    ctx.caller = result
-    ctx.trace.add("authenticate", "signed", (_signed_text, result))
+    raise AuthorizerConfigurationError(
+        detail=f"authorization type {kind} is not supported by this version of lychgate: failing closed",
+        cause="unsupported_authorization")
 
 
 def _signed_text(caller: iam.Caller) -> str:
@@ -134,7 +135,7 @@ def authorize(ctx: RequestContext) -> None:
                                    account_id=project.account_id, caller=caller, resource_policy=policy,
                                    memo=memo, memo_key=call)
     ctx.decision = evaluation
-    if not iam.is_allowed(evaluation):
+    if evaluation.decision is not Decision.ALLOW:
         ctx.trace.add("authorize", evaluation.decision.value, evaluation.rule)
         raise iam.denial(evaluation)
     ctx.trace.add("authorize", "allowed", evaluation.rule)
