@@ -91,9 +91,10 @@ _SDK_AUTHORIZATION = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]*[^, \t\r\n\v
 # text, which repeats from call to call. Bounded: emptied when full; long texts are not kept.
 _CANONICAL_PATHS: dict[str, str] = {}
 _CANONICAL_QUERIES: dict[str, str] = {}
-# The request lines signed lately, by (method, raw path, raw query, SignedHeaders, the values of
-# the signed headers but X-Amz-Date): see _SignedRequestLine. Bounded as the two above.
-_SIGNED_LINES: dict[tuple, _SignedRequestLine] = {}
+# Hashes of the canonical requests seen lately, by (method, raw path, raw query, SignedHeaders, the
+# values of the signed headers but X-Amz-Date, X-Amz-Date, payload hash): the requests to one
+# resource in one second share theirs. Bounded as the two above.
+_CANONICAL_HASHES: dict[tuple, str] = {}
 # What SDK-shaped Authorization values say, by their text before the signature (see
 # _sdk_authorization): a client sends the same key, scope and SignedHeaders all day long.
 _SDK_AUTHORIZATIONS: dict[str, _SdkAuthorization] = {}
@@ -686,41 +687,10 @@ def _sdk_authorization(value: str) -> _SdkAuthorization | None:
     return _remember(_SDK_AUTHORIZATIONS, prefix, said, _SDK_AUTHORIZATIONS_MAX, len(prefix))
 
 
-class _SignedRequestLine:
-    """The canonical request of one request line and signed header values, but for the date and
-    the payload hash; with its hash for the (date, payload hash) pairs of the last few seconds,
-    which the requests to one resource in one second share (spec B2)."""
-
-    __slots__ = ("method", "uri", "query", "names", "signed_line", "values", "digests")
-    DIGESTS_MAX = 16  # clients' clocks differ: a few dates are current at once
-
-    def __init__(self, method: str, uri: str, query: str, said: _SdkAuthorization, values: dict[str, list[str]]):
-        self.method, self.uri, self.query = method, uri, query
-        self.names, self.signed_line, self.values = said.names, said.signed_line, values
-        self.digests: dict[tuple[str, str], str] = {}  # (X-Amz-Date, payload hash) -> canonical request hash
-
-    def headers_block(self, iso: str) -> str:
-        return canonical_headers({**self.values, "x-amz-date": [iso]}, self.names)
-
-    def digest(self, iso: str, payload: str) -> str:
-        """The canonical request's hash for this date and payload hash, kept in ``digests``."""
-        canonical = assemble_canonical_request(self.method, self.uri, self.query, self.headers_block(iso),
-                                               self.signed_line, payload)
-        digest = sha256_hex_text(canonical)
-        if len(self.digests) >= self.DIGESTS_MAX:
-            self.digests.clear()
-        self.digests[iso, payload] = digest
-        return digest
-
-    def mismatch(self, iso: str, scope: str, payload: str, body_hash: str, refusal: str | None) -> SigV4Error:
-        return _signature_failure(self.method, self.uri, self.query, self.headers_block(iso), self.signed_line,
-                                  payload, body_hash, refusal, iso, scope)
-
-
-def _signed_request_line(key: tuple, said: _SdkAuthorization, values: dict[str, str]) -> _SignedRequestLine | None:
-    """The ``_SignedRequestLine`` of ``key`` (method, raw path, raw query, ...); ``None`` when the
-    query also carries a presigned signature (the general path's error)."""
-    method, raw_path, raw_query = key[0], key[1], key[2]
+def _canonical_parts(method: str, raw_path: str, raw_query: str, said: _SdkAuthorization,
+                     values: dict[str, str]) -> tuple[str, str, str] | None:
+    """Canonical URI, query and headers block of a request the one pass reads (spec B2); ``None``
+    when its query also carries a presigned signature (the general path's error)."""
     query = _CANONICAL_QUERIES.get(raw_query)  # known: no X-Amz-Algorithm parameter
     if query is None:
         pairs = query_pairs(raw_query)
@@ -732,10 +702,27 @@ def _signed_request_line(key: tuple, said: _SdkAuthorization, values: dict[str, 
     uri = _CANONICAL_PATHS.get(raw_path)
     if uri is None:
         uri = _remember(_CANONICAL_PATHS, raw_path, canonical_uri(raw_path), _CANONICAL_MAX, len(raw_path))
-    signed = {name: [values[name]] for name in said.names if name != "x-amz-date"}
-    line = _SignedRequestLine(method, uri, query, said, signed)
-    length = len(raw_path) + len(raw_query) + sum(len(value[0]) for value in signed.values())
-    return _remember(_SIGNED_LINES, key, line, _CANONICAL_MAX, length)
+    return uri, query, canonical_headers({name: [values[name]] for name in said.names}, said.names)
+
+
+def _canonical_hash(key: tuple, said: _SdkAuthorization, values: dict[str, str]) -> str | None:
+    """The canonical request's hash for ``key`` (see ``_CANONICAL_HASHES``), remembered; ``None``
+    when the query also carries a presigned signature."""
+    method, raw_path, raw_query, payload = key[0], key[1], key[2], key[-1]
+    parts = _canonical_parts(method, raw_path, raw_query, said, values)
+    if parts is None:
+        return None
+    digest = sha256_hex_text(assemble_canonical_request(method, *parts, said.signed_line, payload))
+    length = len(raw_path) + len(raw_query) + sum(len(values[name]) for name in said.names)
+    return _remember(_CANONICAL_HASHES, key, digest, _CANONICAL_MAX, length)
+
+
+def _one_pass_failure(method: str, raw_path: str, raw_query: str, said: _SdkAuthorization, values: dict[str, str],
+                      payload: str, body_hash: str, refusal: str | None) -> SigV4Error:
+    """``_signature_failure`` of a request the one pass read."""
+    uri, query, block = _canonical_parts(method, raw_path, raw_query, said, values)
+    return _signature_failure(method, uri, query, block, said.signed_line, payload, body_hash, refusal,
+                              values["x-amz-date"], said.scope)
 
 
 def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]], body: bytes,
@@ -748,8 +735,9 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
     credential scoped as expected: every check of spec B5 up to the key lookup passes, so from the
     lookup on the outcome is the general path's (steps 10-12, same texts). Anything else returns
     ``None`` before the lookup and ``verify`` runs the general path, which finds the same failure
-    it always did. The signature is recomputed from the canonical request's hash, which is
-    remembered per request line and second (``_SignedRequestLine``), and compared in constant time.
+    it always did. The signature is recomputed from the canonical request's hash, which the
+    requests to one resource in one second share (``_CANONICAL_HASHES``), and compared in
+    constant time.
     """
     values = _single_valued(headers)
     if values is None:
@@ -762,27 +750,26 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
     sent = header[-_HMAC_HEX_DIGITS:]
     if said is None or "," in sent or sent[-1] in _WS:  # else not read as the whole signature
         return None
-    epoch = parse_amz_date(iso)
+    signing = said.signing
+    epoch = signing[3].signed_at if signing[1] == iso else parse_amz_date(iso)
     if (epoch is None or epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS or said.date != iso[:8]
             or said.region != region or said.service != service):
         return None
+    declared = values.get("x-amz-content-sha256")
+    body_hash = sha256_hex(body) if body else EMPTY_SHA256
+    payload, refusal = (body_hash, None) if declared is None else _payload_hash(declared, body_hash, allow_unsigned)
     try:
-        key = (method, raw_path, raw_query, said.signed_line, said.others(values))
+        key = (method, raw_path, raw_query, said.signed_line, said.others(values), iso, payload)
     except KeyError:  # a signed header is absent: the general path signs it empty
         return None
-    line = _SIGNED_LINES.get(key) or _signed_request_line(key, said, values)
-    if line is None:
+    digest = _CANONICAL_HASHES.get(key) or _canonical_hash(key, said, values)
+    if digest is None:
         return None
 
     creds = lookup(said.key_id)
     if creds is None:
         return _error(SigV4ErrorKind.UNRECOGNIZED_CLIENT, _MSG_UNKNOWN_KEY,
                       f"access key id {said.key_id!r} is not known")
-    declared = values.get("x-amz-content-sha256")
-    body_hash = sha256_hex(body) if body else EMPTY_SHA256
-    payload, refusal = (body_hash, None) if declared is None else _payload_hash(declared, body_hash, allow_unsigned)
-    digest = line.digests.get((iso, payload)) or line.digest(iso, payload)
-    signing = said.signing
     if signing[0] is not creds or signing[1] != iso:
         signing = said.sign_as(creds, iso, epoch)
     expected = signature_from_pads(signing[2], digest)
@@ -793,4 +780,4 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
             if failure is not None:
                 return failure
         return signing[3]
-    return line.mismatch(iso, said.scope, payload, body_hash, refusal)
+    return _one_pass_failure(method, raw_path, raw_query, said, values, payload, body_hash, refusal)
