@@ -200,7 +200,7 @@ class _Client(asyncio.Protocol):
         state["other"] += data.count(b"HTTP/1.1 ") - ok
         if state["ok"] >= WARM_UP and not state["warm"]:
             state["warm"] = True
-            os.getpgid(0)  # the marker --callgrind zeroes its counters at (see profile())
+            os.getpgid(0)  # the marker --callgrind dumps the warm-up at (see profile())
         if state["ok"] >= state["limit"]:
             if not state["done"].done():
                 state["done"].set_result(None)
