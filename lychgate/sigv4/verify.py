@@ -751,9 +751,13 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
     if said is None or "," in sent or sent[-1] in _WS:  # else not read as the whole signature
         return None
     signing = said.signing
-    epoch = signing[3].signed_at if signing[1] == iso else parse_amz_date(iso)
-    if (epoch is None or epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS or said.date != iso[:8]
-            or said.region != region or said.service != service):
+    if signing[1] == iso:  # the key's latest second: this date was read and matched the scope then
+        epoch = signing[3].signed_at
+    else:
+        epoch = parse_amz_date(iso)
+        if epoch is None or said.date != iso[:8]:
+            return None
+    if epoch > now + SKEW_SECONDS or epoch < now - SKEW_SECONDS or said.region != region or said.service != service:
         return None
     declared = values.get("x-amz-content-sha256")
     body_hash = sha256_hex(body) if body else EMPTY_SHA256
