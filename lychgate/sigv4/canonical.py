@@ -317,7 +317,8 @@ def hmac_pads(signing_key: bytes) -> tuple[object, object]:
 
 
 def signature_from_pads(pads: tuple[object, object], sts: str) -> str:
-    """``compute_signature`` using states from ``hmac_pads`` (spec B3)."""
+    """``compute_signature`` using states from ``hmac_pads`` (spec B3); with pads from
+    ``hmac_pads_after``, ``sts`` is the rest of the string to sign."""
     inner, outer = pads[0].copy(), pads[1].copy()
     try:
         inner.update(sts.encode())

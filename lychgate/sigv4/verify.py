@@ -17,12 +17,16 @@ service) in a bounded LRU cache.
 
 Requests as SDKs sign them (``Authorization: AWS4-HMAC-SHA256 Credential=…,
 SignedHeaders=…, Signature=…`` and ``X-Amz-Date``) are verified in one pass
-(``_verify_sdk_header``) that reuses what repeats from call to call: what the
-Authorization value says before its signature (key, scope, SignedHeaders) and the
-canonical forms of paths and queries (bounded caches of pure functions of the raw
-text).  Whatever that pass does not
-recognise takes the general path, check by check; both give the same result
-(``tests/sigv4/test_fast_path.py``).
+(``_verify_sdk_header``) that reuses what repeats from call to call, in bounded caches
+of pure functions: what the Authorization value says before its signature (key,
+scope, SignedHeaders), the canonical forms of paths and queries, the canonical
+request's hash per request line, signed values, date and payload hash (the requests
+to one resource in one second share it), and per key and second the HMAC state after
+the string to sign's head.  The signature itself is recomputed and compared in
+constant time on every request, and the clock, scope and session token are checked
+every time.  Whatever that pass does not recognise takes the general path, check by
+check; both give the same result (``tests/sigv4/test_fast_path.py``,
+``tests/sigv4/test_fast_path_memory.py``).
 """
 
 from __future__ import annotations
