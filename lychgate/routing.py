@@ -11,16 +11,20 @@ A trailing slash is ignored; ``/{proxy+}`` does not match the root.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 from urllib.parse import unquote
 
 from lychgate.config.model import Method
 
 
-@dataclass(slots=True)
-class RouteMatch:
+class RouteMatch(NamedTuple):
     method: Method
     path_parameters: dict[str, str]
+
+
+def _route_match(method: Method, path_parameters: dict[str, str]) -> RouteMatch:
+    # tuple.__new__ directly: the NamedTuple's own __new__ is a Python call, made on every request
+    return tuple.__new__(RouteMatch, (method, path_parameters))
 
 
 #: The ``literals`` and ``methods`` of every node that has none: one shared empty dict, never written
@@ -78,18 +82,19 @@ class Router:
 
     def match(self, http_method: str, raw_path: str) -> RouteMatch | None:
         """The route serving this request, or None (REST: 403 MAT; HTTP API: 404)."""
-        segments = split_path(raw_path)
+        path = raw_path.strip("/")  # split_path, inline: a call less per request
+        segments = path.split("/") if path else []
         node, params = self._most_specific(segments)
         if node is not None:  # usually the answer; else search every candidate in order
             method = node.methods.get(http_method) or node.methods.get("ANY")
             if method is not None:
-                return RouteMatch(method, params)
+                return _route_match(method, params)
         for node, params in self._candidates(self._root, segments, 0, {}):
             method = node.methods.get(http_method) or node.methods.get("ANY")
             if method is not None:
-                return RouteMatch(method, params)
+                return _route_match(method, params)
         if self._default_route is not None:
-            return RouteMatch(self._default_route, {})
+            return _route_match(self._default_route, {})
         return None
 
     def near_misses(self, raw_path: str) -> list[str]:
@@ -109,10 +114,11 @@ class Router:
                 node = child
             elif node.param is not None and seg:
                 name, node = node.param
-                params[name] = unquote(seg)
+                params[name] = unquote(seg) if "%" in seg else seg
             elif node.greedy is not None:
                 name, node = node.greedy
-                params[name] = unquote("/".join(segs[i:]))
+                rest = "/".join(segs[i:])
+                params[name] = unquote(rest) if "%" in rest else rest
                 return node, params
             else:
                 return None, {}

@@ -25,21 +25,26 @@ def resolve_api(ctx: RequestContext) -> None:
 def match_route(ctx: RequestContext) -> None:
     """The method (REST) or route (HTTP API) serving this request, with its path parameters."""
     match = ctx.api.router.match(ctx.request.method, ctx.path)
+    if match is None:
+        _unmatched(ctx)
+        return
+    ctx.route = match
+    ctx.trace.add("match_route", "matched", (_matched_text, match))
+
+
+def _unmatched(ctx: RequestContext) -> None:
     cors_config = ctx.api.api.cors
-    if match is None and cors_config is not None and cors.is_preflight(ctx.request):
+    if cors_config is not None and cors.is_preflight(ctx.request):
         # HTTP APIs with CORS answer preflights no route claims (spec §8).
         ctx.response = cors.preflight_response(cors_config, ctx.request)
         ctx.trace.add("match_route", "preflight", "answered by the API's CORS configuration")
         return
-    if match is None:
-        # REST answers 403 Missing Authentication Token (or a SigV4 parse error when an
-        # Authorization header is present, spec §1.1 step 2); HTTP APIs 404.
-        detail = no_route_detail(ctx)
-        if ctx.api.rest:
-            raise iam.unmatched_route_error(ctx.request, detail)
-        raise MissingAuthenticationToken(detail=detail, cause="no_route")
-    ctx.route = match
-    ctx.trace.add("match_route", "matched", (_matched_text, match))
+    # REST answers 403 Missing Authentication Token (or a SigV4 parse error when an
+    # Authorization header is present, spec §1.1 step 2); HTTP APIs 404.
+    detail = no_route_detail(ctx)
+    if ctx.api.rest:
+        raise iam.unmatched_route_error(ctx.request, detail)
+    raise MissingAuthenticationToken(detail=detail, cause="no_route")
 
 
 def _resolved_text(api, stage) -> str:
