@@ -18,7 +18,7 @@ from lychgate.trace import DecisionTrace
 if TYPE_CHECKING:
     from lychgate.authorizers.iam import Caller
     from lychgate.iam import Evaluation
-    from lychgate.usage.keys import ApiKey
+    from lychgate.usage.keys import Admission, ApiKey
     from lychgate.pipeline.chain import Plan
     from lychgate.pipeline.runtime import ApiRuntime, Gateway
 
@@ -61,6 +61,8 @@ class RequestContext:
     """Its value as presented, for ``requestContext.identity.apiKey`` (set by ``require_api_key``)."""
     usage_plan: UsagePlan | None = None
     """The usage plan of that key for this stage (set by ``require_api_key``)."""
+    usage_admission: Admission | None = None
+    """Both, with the limits made for them, which ``throttle`` looks up (set by ``require_api_key``)."""
     decision: Evaluation | None = None
     """The IAM decision for this call, when one was made (set by ``authorize``)."""
     response: Response | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from lychgate.store.base import BucketSpec, Counter, Outcome, Tally, encode_record, settle
+from lychgate.store.base import BucketSpec, Counter, Decision, Outcome, Prepared, Tally, encode_record, settle
 
 _UNSEEN = (0, 0.0)  # (value, expires) of a counter or tally never counted
 PRUNE_INTERVAL = 60.0
@@ -32,26 +32,26 @@ class MemoryStore:
 
     async def consume(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
                       tallies: Sequence[Tally], now: float) -> Outcome:
-        return self.decide(buckets, counters, tallies, now)
+        return Outcome.of(self.decide(Prepared(buckets, counters, tallies), now))
 
-    def decide(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
-               tallies: Sequence[Tally], now: float) -> Outcome:
-        """``consume`` without a coroutine (``Limiter.check_now`` calls it on every request)."""
+    def decide(self, prepared: Prepared, now: float) -> Decision:
+        """``consume`` of limits prepared beforehand, without a coroutine nor an ``Outcome``
+        (``Limiter.settle_now`` calls it on every request)."""
         if now >= self._prune_at:
             self._prune(now)
         values, counts = self._counters, []
-        for counter in counters:
-            counts.append(values.get((counter.key, counter.window), _UNSEEN)[0])
-        outcome = settle(buckets, self._read, self._write, counters, counts, now)
-        if outcome.refused is None:
+        for where, _ in prepared.counters:
+            counts.append(values.get(where, _UNSEEN)[0])
+        decided = settle(prepared.buckets, self._read, self._write, prepared.limits, counts, now)
+        if decided[0] is None:
             i = 0
-            for counter in counters:
-                values[(counter.key, counter.window)] = (outcome.counts[i], counter.expires_at)
+            for where, expires in prepared.counters:
+                values[where] = (counts[i], expires)  # settle added the request
                 i += 1
-            for tally in tallies:
-                where = (tally.key, tally.window)
-                self._tallies[where] = (self._tallies.get(where, _UNSEEN)[0] + 1, tally.expires_at)
-        return outcome
+            tallied = self._tallies
+            for where, expires in prepared.tallies:
+                tallied[where] = (tallied.get(where, _UNSEEN)[0] + 1, expires)
+        return decided
 
     def _prune(self, now: float) -> None:
         self._prune_at = now + PRUNE_INTERVAL

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from lychgate.store.base import (BucketSpec, Counter, Outcome, StoreUnavailable, Tally, encode_record,
+from lychgate.store.base import (BucketSpec, Counter, Outcome, Prepared, StoreUnavailable, Tally, encode_record,
                                  float_param, parse_query, redact, settle)
 
 T = TypeVar("T")
@@ -139,14 +139,15 @@ def _consume(conn: sqlite3.Connection, buckets: list[BucketSpec], counters: list
     if prune:
         _prune(conn, now)
     counts = [_value(conn, "counters", c.key, c.window) for c in counters]
-    outcome = settle(buckets, lambda key: conn.execute(READ_BUCKET, (key,)).fetchone(),
-                     lambda key, state: conn.execute(WRITE_BUCKET, (key, *state)), counters, counts, now)
-    if outcome.refused is None:
+    prepared = Prepared(buckets, counters, tallies)
+    decided = settle(prepared.buckets, lambda key: conn.execute(READ_BUCKET, (key,)).fetchone(),
+                     lambda key, state: conn.execute(WRITE_BUCKET, (key, *state)), prepared.limits, counts, now)
+    if decided[0] is None:
         for c in counters:
             _bump(conn, "counters", c.key, c.window, c.expires_at)
         for t in tallies:
             _bump(conn, "tallies", t.key, t.window, t.expires_at)
-    return outcome
+    return Outcome.of(decided)
 
 
 def _value(conn: sqlite3.Connection, table: str, key: str, window: str) -> int:

@@ -15,10 +15,13 @@ import secrets
 import string
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple
 
 from lychgate.config.model import ApiStage, Quota, Throttle, UsagePlan
 from lychgate.errors import InvalidApiKey
+
+if TYPE_CHECKING:
+    from lychgate.usage.throttle import RequestLimits
 
 KEY_RECORD = "api_key"
 PLAN_RECORD = "usage_plan"
@@ -83,10 +86,13 @@ def plan_from_record(record: Mapping) -> UsagePlan:
 
 
 class Admission(NamedTuple):
-    """An accepted API key and the usage plan it is used under for the API stage."""
+    """An accepted API key and the usage plan it is used under for the API stage; ``limits``
+    keeps what the throttle stage made for it, by route and HTTP method (see
+    ``pipeline.stages.usage.admitted_limits``), and goes with it when keys or plans change."""
 
     key: ApiKey
     plan: UsagePlan
+    limits: dict[tuple[str, str], RequestLimits]
 
     def describe(self) -> str:
         """For the decision trace."""
@@ -138,7 +144,7 @@ class KeyRegistry:
             if plan is not None and any(s.api_id == api_id and s.stage == stage for s in plan.api_stages):
                 if len(self._accepted) >= ACCEPTED_SIZE:
                     self._accepted.clear()
-                admission = Admission(key, plan)
+                admission = Admission(key, plan, {})
                 self._accepted[(value, api_id, stage)] = (hashed, key, admission)
                 return admission
         raise InvalidApiKey(detail=f"API key {key.name} ({key.id}) is not associated with a usage plan for API stage "

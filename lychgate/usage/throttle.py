@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Callable, Literal, NamedTuple, Sequence
 
-from lychgate.store.base import BucketSpec, Counter, CounterStore, Outcome, Tally
+from lychgate.store.base import BucketSpec, Counter, CounterStore, Decision, Prepared, Tally
 
 USAGE_RETENTION_DAYS = 400
 """Per-day usage counts are kept this long after their day ends (our choice; a year and change)."""
@@ -86,25 +86,26 @@ class QuotaState:
 class Verdict:
     """The outcome of one ``check``: admitted, or which limit refused (``kind`` and ``key``).
 
-    Made on every request, read on few (refusals, explanations): it keeps the store's answer
-    and works out everything else when it is read.
+    It keeps the store's decision and works out everything else when it is read. The throttle
+    stage makes one only when a request is refused, or when an admission's trace is read
+    (``describe_decision``).
     """
 
-    __slots__ = ("admitted", "_outcome", "_limits", "_counts")
+    __slots__ = ("admitted", "_decided", "_limits", "_counts")
 
-    def __init__(self, outcome: Outcome, limits: RequestLimits, counts: DayCounts) -> None:
-        self._outcome, self._limits, self._counts = outcome, limits, counts
-        self.admitted: bool = outcome.refused is None
+    def __init__(self, decided: Decision, limits: RequestLimits, counts: DayCounts) -> None:
+        self._decided, self._limits, self._counts = decided, limits, counts
+        self.admitted: bool = decided[0] is None
 
     @property
     def kind(self) -> Literal["throttle", "quota"] | None:
-        refused = self._outcome.refused
+        refused = self._decided[0]
         return None if refused is None else "quota" if refused[0] == "counter" else "throttle"
 
     @property
     def bucket(self) -> BucketSpec | None:
         """The bucket that refused, with its limits."""
-        refused = self._outcome.refused
+        refused = self._decided[0]
         return self._limits.buckets[refused[1]] if refused is not None and refused[0] == "bucket" else None
 
     @property
@@ -118,14 +119,14 @@ class Verdict:
     @property
     def tokens_left(self) -> dict[str, float]:
         """Bucket key -> tokens after the decision."""
-        return {b.key: t for b, t in zip(self._limits.buckets, self._outcome.tokens)}
+        return {b.key: t for b, t in zip(self._limits.buckets, self._decided[1])}
 
     @property
     def quota(self) -> QuotaState | None:
         quota, counts = self._limits.quota, self._counts
         if quota is None or not counts.counters or counts.resets is None:
             return None
-        return QuotaState(quota.key, quota.period, self._outcome.counts[0], counts.counters[0].limit, counts.resets)
+        return QuotaState(quota.key, quota.period, self._decided[2][0], counts.counters[0].limit, counts.resets)
 
     def describe(self) -> str:
         """One sentence for the decision trace."""
@@ -139,6 +140,11 @@ class Verdict:
             zero = ": a burst limit of 0 refuses every request" if self.bucket.burst == 0 else ""
             head += f" (rate limit {self.bucket.rate:g}/s, burst limit {self.bucket.burst}{zero})"
         return head + ("; " + "; ".join(parts) if parts else "")
+
+
+def describe_decision(decided: Decision, limits: RequestLimits, counts: DayCounts) -> str:
+    """``Verdict.describe`` of a decision, for a trace detail formatted only when read."""
+    return Verdict(decided, limits, counts).describe()
 
 
 def period_bounds(period: Period | str, now: float) -> tuple[datetime, datetime]:
@@ -194,12 +200,14 @@ def _usage_window(day_number: int) -> tuple[str, float]:
 
 class DayCounts(NamedTuple):
     """What a request under ``RequestLimits`` counts on one UTC day: its quota counter (if any),
-    with the end of the quota period, and its usage tally (if any)."""
+    with the end of the quota period, and its usage tally (if any); and all its limits of that
+    day prepared for a store that decides at once (``Limiter.decide_now``)."""
 
     day: int  # days since the epoch
     counters: tuple[Counter, ...]
     tallies: tuple[Tally, ...]
     resets: datetime | None
+    prepared: Prepared | None
 
 
 class RequestLimits:
@@ -218,7 +226,7 @@ class RequestLimits:
         if len(buckets) > 1 and len({b.key for b in buckets}) < len(buckets):
             raise ValueError(f"a bucket key is listed twice: {[b.key for b in buckets]}")
         self.buckets, self.quota, self.usage_key = tuple(buckets), quota, usage_key
-        self.counts = DayCounts(-1, (), (), None)  # no day yet
+        self.counts = DayCounts(-1, (), (), None, None)  # no day yet
 
     def counts_on(self, day: int) -> DayCounts:
         """The counter and tally of UTC ``day`` (days since the epoch), worked out once a day."""
@@ -226,7 +234,8 @@ class RequestLimits:
         if counts.day != day:
             counter, resets = _quota_counter(self.quota, day) if self.quota is not None else (None, None)
             tallies = (_usage_tally(self.usage_key, day),) if self.usage_key else ()
-            counts = self.counts = DayCounts(day, (counter,) if counter else (), tallies, resets)
+            counters = (counter,) if counter else ()
+            counts = self.counts = DayCounts(day, counters, tallies, resets, Prepared(self.buckets, counters, tallies))
         return counts
 
 
@@ -242,8 +251,8 @@ class Limiter:
     def __init__(self, store: CounterStore, clock: Callable[[], float] = time.time) -> None:
         self.store, self.clock = store, clock
         # A store that decides without I/O (memory) offers ``decide``, ``consume`` without a
-        # coroutine: ``check_now`` calls it, saving two coroutines on every request.
-        self.decide_now: Callable[..., Outcome] | None = getattr(store, "decide", None)
+        # coroutine: ``settle_now`` calls it, saving two coroutines on every request.
+        self.decide_now: Callable[..., Decision] | None = getattr(store, "decide", None)
 
     async def check(self, buckets: Sequence[BucketSpec], quota: QuotaSpec | None = None,
                     now: float | None = None, *, usage_key: str | None = None) -> Verdict:
@@ -253,20 +262,31 @@ class Limiter:
 
     async def check_limits(self, limits: RequestLimits, now: float | None = None) -> Verdict:
         """``check`` with limits made beforehand (and reused: this runs on every request)."""
-        if self.decide_now is not None:
-            return self.check_now(limits, now)
-        now = self.clock() if now is None else now
-        counts = limits.counts_on(int(now // 86400))
-        outcome = await self.store.consume(limits.buckets, counts.counters, counts.tallies, now)
-        return Verdict(outcome, limits, counts)
+        decided, counts = await self.settle(limits, now)
+        return Verdict(decided, limits, counts)
 
     def check_now(self, limits: RequestLimits, now: float | None = None) -> Verdict:
         """``check_limits`` without awaiting, for a store that decides at once (``decide_now``)."""
+        decided, counts = self.settle_now(limits, now)
+        return Verdict(decided, limits, counts)
+
+    async def settle(self, limits: RequestLimits, now: float | None = None) -> tuple[Decision, DayCounts]:
+        """What the store decided for ``limits``, and the day's counts it decided on: a
+        ``Verdict``'s makings, for the throttle stage to make one only when it needs it."""
+        if self.decide_now is not None:
+            return self.settle_now(limits, now)
+        now = self.clock() if now is None else now
+        counts = limits.counts_on(int(now // 86400))
+        outcome = await self.store.consume(limits.buckets, counts.counters, counts.tallies, now)
+        return (outcome.refused, outcome.tokens, outcome.counts), counts
+
+    def settle_now(self, limits: RequestLimits, now: float | None = None) -> tuple[Decision, DayCounts]:
+        """``settle`` without awaiting, for a store that decides at once (``decide_now``)."""
         now = self.clock() if now is None else now
         counts = limits.counts
         if counts.day != now // 86400:
             counts = limits.counts_on(int(now // 86400))
-        return Verdict(self.decide_now(limits.buckets, counts.counters, counts.tallies, now), limits, counts)
+        return self.decide_now(counts.prepared, now), counts
 
     async def take(self, key: str, rate: float, burst: int, now: float | None = None) -> Verdict:
         """One token from the single bucket ``key`` (``rate`` per second, ``burst`` tokens)."""

@@ -16,7 +16,8 @@ from lychgate.errors import ApiConfigurationError, QuotaExceeded, Throttled
 from lychgate.pipeline.chain import applies_when
 from lychgate.pipeline.context import RequestContext
 from lychgate.store import BucketSpec, StoreUnavailable
-from lychgate.usage.throttle import QuotaSpec, RequestLimits
+from lychgate.usage.keys import Admission
+from lychgate.usage.throttle import QuotaSpec, RequestLimits, Verdict, describe_decision
 
 LOG = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def require_api_key(ctx: RequestContext) -> None:
     else:
         value, source = ctx.request.header("x-api-key"), "x-api-key header"
     admission = ctx.gateway.keys.admit(value, api.id, ctx.stage.name, source)
-    ctx.api_key, ctx.api_key_value, ctx.usage_plan = admission.key, value, admission.plan
+    ctx.api_key, ctx.api_key_value, ctx.usage_plan, ctx.usage_admission = admission.key, value, admission.plan, admission
     ctx.trace.add("require_api_key", "accepted", admission.describe)  # formatted when read
 
 
@@ -52,6 +53,22 @@ def limits(ctx: RequestContext) -> RequestLimits | None:
         cache.clear()
     made = _limits(ctx)
     cache[cache_key] = (key, ctx.usage_plan, made)
+    return made
+
+
+ADMITTED_LIMITS_SIZE = 1000
+"""Most (route, HTTP method) limits kept on one admission; more start afresh."""
+
+
+def admitted_limits(ctx: RequestContext, admission: Admission) -> RequestLimits:
+    """``limits`` of a request with an accepted key, kept on its admission, which is per key,
+    plan, API and stage: found by route and HTTP method only, and gone when keys or plans change."""
+    route = (ctx.route.method.resource_path, ctx.request.method)
+    made = admission.limits.get(route)
+    if made is None:
+        if len(admission.limits) >= ADMITTED_LIMITS_SIZE:
+            admission.limits.clear()
+        made = admission.limits[route] = _limits(ctx)  # never None: a key's usage is counted
     return made
 
 
@@ -79,24 +96,26 @@ def _limits(ctx: RequestContext) -> RequestLimits | None:
 @applies_when(lambda ctx: ctx.route.method.api_key_required or ctx.stage.throttle is not None
               or bool(ctx.stage.method_throttle))
 async def throttle(ctx: RequestContext) -> None:
-    request_limits = limits(ctx)
+    admission = ctx.usage_admission
+    request_limits = admitted_limits(ctx, admission) if admission is not None else limits(ctx)
     if request_limits is None:
         return
     try:
         limiter = ctx.gateway.limiter
         if limiter.decide_now is not None:  # the memory store: no coroutine to await
-            verdict = limiter.check_now(request_limits)
+            decided, counts = limiter.settle_now(request_limits)
         else:
-            verdict = await limiter.check_limits(request_limits)
+            decided, counts = await limiter.settle(request_limits)
     except StoreUnavailable as exc:
         LOG.error("%s %s", ctx.request_id, exc)
         if ctx.gateway.project.on_state_failure == "allow":
             ctx.trace.add("throttle", "skipped", f"{exc}; on_state_failure: allow lets the request through")
             return
         raise ApiConfigurationError(detail=str(exc), cause="state_store_unavailable") from exc
-    if verdict.admitted:
-        ctx.trace.add("throttle", "admitted", verdict.describe)  # formatted when read
+    if decided[0] is None:  # admitted: no Verdict, the trace's sentence is made when read
+        ctx.trace.add("throttle", "admitted", (describe_decision, decided, request_limits, counts))
         return
+    verdict = Verdict(decided, request_limits, counts)
     ctx.trace.add("throttle", "refused", verdict.describe)
     error = QuotaExceeded if verdict.kind == "quota" else Throttled
     raise error(detail=verdict.describe(), cause=f"{verdict.kind}_exceeded")
