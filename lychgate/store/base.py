@@ -155,31 +155,39 @@ def settle(buckets: Sequence[BucketEntry], read: Callable[[str], Sequence[float]
     It runs on every request: plain comparisons, not min/max/enumerate/zip, which cost several
     times more in CPython 3.11, and the lists it is given and makes are the decision's own.
     """
-    tokens, lasts = [], []
+    tokens, lasts, room = [], [], True
     for key, rate, burst in buckets:
         state = read(key)
         if state is None:
-            tokens.append(burst)
-            lasts.append(now)
-            continue
-        held, last = state[0], state[1]
-        if now > last:  # a clock that went back refills nothing
-            held += (now - last) * rate
-            last = now
-        tokens.append(held if held < burst else burst)
+            held, last = burst, now
+        else:
+            held, last = state[0], state[1]
+            if now > last:  # a clock that went back refills nothing
+                held += (now - last) * rate
+                last = now
+            if held > burst:
+                held = burst
+        if held < WHOLE_TOKEN:
+            room = False
+        tokens.append(held)
         lasts.append(last)
-    refused = refusal(tokens, counts, limits)
-    if refused is None:
-        i = 0
-        for key, rate, burst in buckets:
-            held = tokens[i] = tokens[i] - 1.0  # at most burst - 1: full again in (burst - held) / rate
-            write(key, (held, lasts[i], now + ((burst - held) / rate + 60.0) if rate > 0 else None))
-            i += 1
-        i = 0
-        for count in counts:
-            counts[i] = count + 1
-            i += 1
-    return (refused, tokens, counts)
+    i = 0
+    for limit in limits:
+        if counts[i] >= limit:
+            room = False
+        i += 1
+    if not room:  # refusal names the limit that refuses (asked only then: it costs a call)
+        return (refusal(tokens, counts, limits), tokens, counts)
+    i = 0
+    for key, rate, burst in buckets:
+        held = tokens[i] = tokens[i] - 1.0  # at most burst - 1: full again in (burst - held) / rate
+        write(key, (held, lasts[i], now + ((burst - held) / rate + 60.0) if rate > 0 else None))
+        i += 1
+    i = 0
+    for count in counts:
+        counts[i] = count + 1
+        i += 1
+    return (None, tokens, counts)
 
 
 def first_refusal(tokens: Sequence[float], counts: Sequence[int],

@@ -30,7 +30,8 @@ def require_api_key(ctx: RequestContext) -> None:
     else:
         value, source = ctx.request.header("x-api-key"), "x-api-key header"
     admission = ctx.gateway.keys.admit(value, api.id, ctx.stage.name, source)
-    ctx.api_key, ctx.api_key_value, ctx.usage_plan, ctx.usage_admission = admission.key, value, admission.plan, admission
+    ctx.usage_admission = admission
+    ctx.api_key, ctx.api_key_value, ctx.usage_plan = admission.key, value, admission.plan
     ctx.trace.add("require_api_key", "accepted", admission.describe)  # formatted when read
 
 
@@ -60,16 +61,14 @@ ADMITTED_LIMITS_SIZE = 1000
 """Most (route, HTTP method) limits kept on one admission; more start afresh."""
 
 
-def admitted_limits(ctx: RequestContext, admission: Admission) -> RequestLimits:
-    """``limits`` of a request with an accepted key, kept on its admission, which is per key,
-    plan, API and stage: found by route and HTTP method only, and gone when keys or plans change."""
-    route = (ctx.route.method.resource_path, ctx.request.method)
-    made = admission.limits.get(route)
-    if made is None:
-        if len(admission.limits) >= ADMITTED_LIMITS_SIZE:
-            admission.limits.clear()
-        made = admission.limits[route] = _limits(ctx)  # never None: a key's usage is counted
-    return made
+def admitted_limits(ctx: RequestContext, admission: Admission, route: tuple[str, str]) -> RequestLimits:
+    """``limits`` of a request with an accepted key, kept on its admission (which is per key,
+    plan, API and stage, and gone when keys or plans change) by ``route``: resource path and
+    HTTP method."""
+    if len(admission.limits) >= ADMITTED_LIMITS_SIZE:
+        admission.limits.clear()
+    made = admission.limits[route] = _limits(ctx)
+    return made  # never None: a key's usage is counted
 
 
 def _limits(ctx: RequestContext) -> RequestLimits | None:
@@ -97,7 +96,11 @@ def _limits(ctx: RequestContext) -> RequestLimits | None:
               or bool(ctx.stage.method_throttle))
 async def throttle(ctx: RequestContext) -> None:
     admission = ctx.usage_admission
-    request_limits = admitted_limits(ctx, admission) if admission is not None else limits(ctx)
+    if admission is not None:  # found here (no call) once admitted_limits made them
+        route = (ctx.route.method.resource_path, ctx.request.method)
+        request_limits = admission.limits.get(route) or admitted_limits(ctx, admission, route)
+    else:
+        request_limits = limits(ctx)
     if request_limits is None:
         return
     try:
