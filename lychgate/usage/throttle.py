@@ -250,8 +250,9 @@ class Limiter:
 
     def __init__(self, store: CounterStore, clock: Callable[[], float] = time.time) -> None:
         self.store, self.clock = store, clock
-        # A store that decides without I/O (memory) offers ``decide``, ``consume`` without a
-        # coroutine: ``settle_now`` calls it, saving two coroutines on every request.
+        # A store that decides without I/O (memory) offers ``decide``: ``consume`` of limits
+        # prepared beforehand (``DayCounts.prepared``), without a coroutine; ``settle_now``
+        # calls it, saving two coroutines on every request.
         self.decide_now: Callable[..., Decision] | None = getattr(store, "decide", None)
 
     async def check(self, buckets: Sequence[BucketSpec], quota: QuotaSpec | None = None,
