@@ -266,11 +266,6 @@ class Limiter:
         decided, counts = await self.settle(limits, now)
         return Verdict(decided, limits, counts)
 
-    def check_now(self, limits: RequestLimits, now: float | None = None) -> Verdict:
-        """``check_limits`` without awaiting, for a store that decides at once (``decide_now``)."""
-        decided, counts = self.settle_now(limits, now)
-        return Verdict(decided, limits, counts)
-
     async def settle(self, limits: RequestLimits, now: float | None = None) -> tuple[Decision, DayCounts]:
         """What the store decided for ``limits``, and the day's counts it decided on: a
         ``Verdict``'s makings, for the throttle stage to make one only when it needs it."""

@@ -1,4 +1,4 @@
-"""``Limiter.check_now``: the memory store decides without a coroutine, exactly as ``check_limits``
+"""``Limiter.settle_now``: the memory store decides without a coroutine, exactly as ``check_limits``
 does (spec gateway-behavior §7); stores with I/O are always awaited."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from lychgate.store import open_store
 from lychgate.store.memory import PRUNE_INTERVAL
 from lychgate.usage import BucketSpec, Limiter, QuotaSpec
-from lychgate.usage.throttle import RequestLimits
+from lychgate.usage.throttle import RequestLimits, Verdict
 
 NOW = datetime(2031, 5, 14, 12, tzinfo=timezone.utc).timestamp()
 
@@ -18,11 +18,16 @@ def limits() -> RequestLimits:
     return RequestLimits([BucketSpec("b", 1.0, 2)], QuotaSpec("plan/key", 3, "DAY"), usage_key="k")
 
 
-def test_check_now_decides_like_check_limits():
+def check_now(limiter: Limiter, limits: RequestLimits, now: float) -> Verdict:
+    decided, counts = limiter.settle_now(limits, now)
+    return Verdict(decided, limits, counts)
+
+
+def test_settle_now_decides_like_check_limits():
     sync, awaited = Limiter(open_store("memory")), Limiter(open_store("memory"))
     assert sync.decide_now is not None
     same = limits()
-    now_verdicts = [sync.check_now(same, NOW + t) for t in (0, 0, 0, 1, 5)]
+    now_verdicts = [check_now(sync, same, NOW + t) for t in (0, 0, 0, 1, 5)]
     awaited_verdicts = [asyncio.run(awaited.check_limits(same, NOW + t)) for t in (0, 0, 0, 1, 5)]
     assert [v.describe() for v in now_verdicts] == [v.describe() for v in awaited_verdicts]
     assert [v.admitted for v in now_verdicts] == [True, True, False, True, False]  # bucket, then quota
@@ -36,7 +41,7 @@ def test_stores_with_io_are_awaited(tmp_path):
 def test_memory_forgets_full_buckets_once_an_interval_has_passed():
     store = open_store("memory")
     limiter = Limiter(store)
-    limiter.check_now(limits(), NOW)
+    check_now(limiter, limits(), NOW)
     assert "b" in store._buckets
-    limiter.check_now(RequestLimits([BucketSpec("other", 1.0, 2)]), NOW + PRUNE_INTERVAL + 2)
+    check_now(limiter, RequestLimits([BucketSpec("other", 1.0, 2)]), NOW + PRUNE_INTERVAL + 2)
     assert "b" not in store._buckets  # full again after 1 s, forgettable a minute later
