@@ -141,7 +141,7 @@ def serve(path: str, parameter_overrides, env_vars, host: str, port: int, worker
     if workers > 1:
         _generate_keys_once(project)
     try:
-        sock = bind(host, port)
+        sock = bind(host, port, workers=workers)
     except OSError as exc:
         error(f"cannot listen on {host}:{port}: {exc.strerror}", "choose another --port")
         sys.exit(ExitStatus.ERROR)

@@ -1,7 +1,9 @@
 """Running the server: the listening socket, worker processes, signals and graceful shutdown.
 
 One process serves by default. With ``--workers N`` the parent binds the socket and forks N
-workers that share it (each with its own loop, gateway and pools) and supervises them. SIGTERM
+workers that share it (each with its own loop, gateway and pools) and supervises them; each
+worker also listens on a socket of its own in the same ``SO_REUSEPORT`` group, so that the kernel
+spreads connections over the workers. SIGTERM
 or SIGINT stops accepting, lets in-flight requests finish within the grace period and exits 0.
 """
 
@@ -32,11 +34,25 @@ LOG = logging.getLogger(__name__)
 GRACE_SECONDS = 10.0
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, workers: int = 1) -> socket.socket:
+    """The listening socket. For several workers it joins a ``SO_REUSEPORT`` group, which each
+    worker joins too with a socket of its own (``worker_socket``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    return _listen(socket.socket(family, socket.SOCK_STREAM), (host, port), reuse_port=workers > 1)
+
+
+def worker_socket(shared: socket.socket) -> socket.socket:
+    """A worker's own listening socket on the shared socket's address. The kernel spreads new
+    connections over the group's sockets; on the shared one alone, whichever worker woke first
+    accepted them all (one worker took every connection of a 32-connection client)."""
+    return _listen(socket.socket(shared.family, socket.SOCK_STREAM), shared.getsockname(), reuse_port=True)
+
+
+def _listen(sock: socket.socket, address, *, reuse_port: bool) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
     sock.listen(1024)
     sock.setblocking(False)
     return sock
@@ -56,15 +72,15 @@ class ServeOptions:
 def serve(project: Project, sock: socket.socket, options: ServeOptions, on_ready=None) -> int:
     """Serve until stopped; returns the exit status."""
     if options.workers <= 1:
-        return _run_worker(project, sock, options, on_ready)
+        return _run_worker(project, [sock], options, on_ready)
     return _supervise(project, sock, options, on_ready)
 
 
-def _run_worker(project: Project, sock: socket.socket, options: ServeOptions, on_ready=None) -> int:
+def _run_worker(project: Project, socks: list[socket.socket], options: ServeOptions, on_ready=None) -> int:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve_async(project, sock, options, on_ready))
+        return loop.run_until_complete(_serve_async(project, socks, options, on_ready))
     finally:
         loop.close()
 
@@ -74,13 +90,13 @@ def _gateway(project: Project, options: ServeOptions) -> Gateway:
                    execution_log=options.execution_log)
 
 
-async def _serve_async(project: Project, sock: socket.socket, options: ServeOptions, on_ready) -> int:
+async def _serve_async(project: Project, socks: list[socket.socket], options: ServeOptions, on_ready) -> int:
     loop = asyncio.get_running_loop()
     gateway = _gateway(project, options)
     state = ConnectionState(gateway, build_pipeline(), project.limits)
-    server = await loop.create_server(lambda: HttpConnection(state), sock=sock, backlog=1024)
+    servers = [await loop.create_server(lambda: HttpConnection(state), sock=sock, backlog=1024) for sock in socks]
     sweeper = loop.create_task(state.sweep())
-    host, port = sock.getsockname()[:2]
+    host, port = socks[0].getsockname()[:2]
     admin = AdminServer(gateway, options.admin_token, f"http://{host}:{port}")
     await admin.start()
     await _start_local_idp(gateway)
@@ -103,7 +119,8 @@ async def _serve_async(project: Project, sock: socket.socket, options: ServeOpti
     if on_ready is not None:
         on_ready()
     await stop.wait()
-    server.close()
+    for server in servers:
+        server.close()
     for conn in list(state.connections):
         conn.shutdown()
     deadline = time.monotonic() + GRACE_SECONDS
@@ -239,7 +256,9 @@ def _supervise(project: Project, sock: socket.socket, options: ServeOptions, on_
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os._exit(_run_worker(project, sock, options))
+            # The shared socket too: it holds what connected before this worker's own socket was
+            # listening (the parent announces readiness right after forking).
+            os._exit(_run_worker(project, [sock, worker_socket(sock)], options))
         children.append(pid)
     stopping = []
 
