@@ -48,7 +48,7 @@ def count(kind: str, requests: int, work: Path) -> int:
     """Instructions of one child run serving ``requests`` requests after warm-up."""
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
            os.path.realpath(sys.executable), __file__, "--child", kind, str(requests), str(work)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_child_environment())
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"instructions.py: {kind} ({requests} requests) failed:\n{done.stderr[-2000:]}")
@@ -62,7 +62,7 @@ def profile(kind: str, requests: int, work: Path, out: Path, top: int = 40) -> N
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=getpgid",
            "--compress-strings=no", "--compress-pos=no",
            os.path.realpath(sys.executable), __file__, "--child", kind, str(requests), str(work)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_child_environment())
     if done.returncode != 0:
         raise SystemExit(f"instructions.py: {kind} under callgrind failed:\n{done.stderr[-2000:]}")
     own = _own_instructions(out)
@@ -93,6 +93,12 @@ def _own_instructions(path: Path) -> dict[str, int]:
                     if len(fields) >= 2:
                         own[function] = own.get(function, 0) + int(fields[1])
     return own
+
+
+def _child_environment() -> dict[str, str]:
+    """The child's environment: a fixed hash seed (unless one is set), since string hashing moves
+    a kind's count by about ±2k from one seed to another."""
+    return {**os.environ, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
 
 
 def main() -> int:
