@@ -63,8 +63,9 @@ class AdminServer:
         lines = head.split("\r\n")
         parts = lines[0].split(" ")
         headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
-        given = headers.get("authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(given.encode(), self.token.encode()):
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        # The token alone, without "Bearer ", is refused like any other malformed credential.
+        if not hmac.compare_digest(given.encode(), self.token.encode()) or scheme.lower() != "bearer":
             return 401, {"message": "Unauthorized"}
         if len(parts) < 2 or not parts[1].startswith("/explain/"):
             return 404, {"message": "Not Found"}

@@ -79,6 +79,7 @@ def test_admin_endpoint_needs_this_gateways_token(serve, project, tmp_path):
     for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer wrong-token"},
                     {"Authorization": f"Bearer {other_admin['token']}"},  # another gateway's token
                     {"Authorization": f"Basic {admin['token']}"}, {"X-Token": admin["token"]},
+                    {"Authorization": admin["token"]},  # the token without its scheme
                     {"Authorization": f"Bearer {admin['token'][:-1]}"}):
         r = requests.get(url, headers=headers, timeout=5)
         assert (r.status_code, r.json()) == (401, {"message": "Unauthorized"}), headers
