@@ -190,14 +190,9 @@ def settle(buckets: Sequence[BucketEntry], read: Callable[[str], Sequence[float]
     return (None, tokens, counts)
 
 
-def first_refusal(tokens: Sequence[float], counts: Sequence[int],
-                  counters: Sequence[Counter]) -> tuple[str, int] | None:
-    """The first counter at its limit, else the first bucket without a whole token, else None."""
-    return refusal(tokens, counts, [counter.limit for counter in counters])
-
-
 def refusal(tokens: Sequence[float], counts: Sequence[int], limits: Sequence[int]) -> tuple[str, int] | None:
-    """``first_refusal`` given the counters' limits (``limits[i]`` is counter i's)."""
+    """The first counter at its limit (``limits[i]`` is counter i's), else the first bucket
+    without a whole token, else None."""
     i = 0
     for limit in limits:
         if counts[i] >= limit:

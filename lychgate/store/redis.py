@@ -44,7 +44,7 @@ from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from lychgate.store.base import (BucketSpec, Counter, Outcome, StoreUnavailable, Tally, encode_record,
-                                 first_refusal, float_param, parse_query, redact)
+                                 float_param, parse_query, redact, refusal)
 from lychgate.store.resp import Address, RespClient, bulk, pack, pack_prefix
 
 MAX_CONNECTIONS = 50
@@ -395,7 +395,7 @@ class RedisStore:
                 tokens[i] = outcome.tokens[n] + undo
             for n, i in enumerate(group.counters):
                 counts[i] = outcome.counts[n] - undo
-        refused = None if everyone else first_refusal(tokens, counts, counters)
+        refused = None if everyone else refusal(tokens, counts, [counter.limit for counter in counters])
         return Outcome(refused, tuple(tokens), tuple(counts))
 
     async def _refund(self, groups: list[_Group], buckets: Sequence[BucketSpec], counters: Sequence[Counter],
