@@ -21,7 +21,7 @@ from lychgate.errors import (AccessDenied, ExpiredToken, GatewayError, InvalidSi
 from lychgate.iam import AuthzRequest, Decision, Evaluation, Policy, authorize as iam_authorize, evaluate_policies
 from lychgate.iam import denial_message
 from lychgate.messages import Request
-from lychgate.sigv4 import SigV4Error, SigV4ErrorKind, parse_authorization_header, verify
+from lychgate.sigv4 import SigV4Error, SigV4ErrorKind, parse_authorization_header, verify, verify_sdk_request
 
 INVOKE = "execute-api:Invoke"
 _NO_IDENTITIES = IdentityStore()
@@ -102,8 +102,14 @@ def authenticate(request: Request, identities: IdentityStore | None, region: str
     """Verify the request's SigV4 signature (header or presigned query) and find its owner."""
     store = identities or _NO_IDENTITIES
     known = _known if _known[0] is store else _start_knowing(store)
-    result = verify(request.method, request.raw_path, request.raw_query, request.headers, request.body,
-                    lookup=known[1].__getitem__, region=region, now=now)
+    if now is None:
+        now = time.time()
+    # The one pass first, called directly (a call less than through ``verify``), as ``verify`` would.
+    result = verify_sdk_request(request.method, request.raw_path, request.raw_query, request.headers, request.body,
+                                known[1].__getitem__, region, "execute-api", now, False)
+    if result is None:
+        result = verify(request.method, request.raw_path, request.raw_query, request.headers, request.body,
+                        lookup=known[1].__getitem__, region=region, now=now, one_pass=False)
     if type(result) is SigV4Error:
         return _about_this_request(sigv4_error(result), request)
     return known[2][result.access_key_id]

@@ -33,6 +33,7 @@ from .verify import (
     parse_amz_date,
     parse_authorization_header,
     verify,
+    verify_sdk_request,
 )
 from .sign import sign_headers
 
@@ -60,4 +61,5 @@ __all__ = [
     "sign_headers",
     "string_to_sign",
     "verify",
+    "verify_sdk_request",
 ]

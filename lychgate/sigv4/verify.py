@@ -17,7 +17,7 @@ service) in a bounded LRU cache.
 
 Requests as SDKs sign them (``Authorization: AWS4-HMAC-SHA256 Credential=…,
 SignedHeaders=…, Signature=…`` and ``X-Amz-Date``) are verified in one pass
-(``_verify_sdk_header``) that reuses what repeats from call to call, in bounded caches
+(``verify_sdk_request``) that reuses what repeats from call to call, in bounded caches
 of pure functions: what the Authorization value says before its signature (key,
 scope, SignedHeaders), the canonical forms of paths and queries, the canonical
 request's hash per request line, signed values, date and payload hash (the requests
@@ -76,6 +76,7 @@ __all__ = [
     "parse_amz_date",
     "parse_authorization_header",
     "verify",
+    "verify_sdk_request",
 ]
 
 SKEW_SECONDS = 300  # spec B4: API Gateway allows +-5 minutes
@@ -591,6 +592,7 @@ def verify(
     allow_unsigned_payload: bool = False,
     require_signed_date: bool = True,
     grouped_headers: Mapping[str, list[str]] | None = None,
+    one_pass: bool = True,
 ) -> Verified | SigV4Error:
     """Verify a received request's SigV4 signature, checks in spec B5 order.
 
@@ -599,13 +601,15 @@ def verify(
     the raw bytes, ``lookup`` maps an access key id to its credentials.
     ``grouped_headers``, when given, is ``headers`` grouped by lower-case name
     in received order (``header_map(headers)``, as ``Request.header_map``).
+    ``one_pass=False``: the caller already tried ``verify_sdk_request``, which returned None.
     """
     if now is None:
         now = time.time()
-    verified = _verify_sdk_header(method, raw_path, raw_query, headers, body, lookup, region, service, now,
-                                  allow_unsigned_payload)
-    if verified is not None:
-        return verified
+    if one_pass:
+        verified = verify_sdk_request(method, raw_path, raw_query, headers, body, lookup, region, service, now,
+                                      allow_unsigned_payload)
+        if verified is not None:
+            return verified
     grouped = header_map(headers) if grouped_headers is None else grouped_headers
     pairs = query_pairs(raw_query)
     auth = _locate(grouped, pairs, raw_query)
@@ -632,14 +636,6 @@ def verify(
 
 
 # ---------------------------------------------------------------- one pass for SDK requests
-
-def _single_valued(headers: Sequence[tuple[str, str]]) -> dict[str, str] | None:
-    """Lower-case name -> value, or ``None`` when a name repeats (the general path joins repeats)."""
-    values = {}
-    for name, value in headers:
-        values[name.lower()] = value
-    return values if len(values) == len(headers) else None
-
 
 class _SdkAuthorization:
     """What an Authorization value as SDKs write it says before its signature, and the signing
@@ -729,7 +725,7 @@ def _one_pass_failure(method: str, raw_path: str, raw_query: str, said: _SdkAuth
                               values["x-amz-date"], said.scope)
 
 
-def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]], body: bytes,
+def verify_sdk_request(method: str, raw_path: str, raw_query: str, headers: Sequence[tuple[str, str]], body: bytes,
                        lookup: Callable[[str], SigningCredentials | None], region: str, service: str, now: float,
                        allow_unsigned: bool) -> Verified | SigV4Error | None:
     """``verify`` for the request SDKs send, in one pass; ``None``: take the general path.
@@ -743,8 +739,10 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
     requests to one resource in one second share (``_CANONICAL_HASHES``), and compared in
     constant time.
     """
-    values = _single_valued(headers)
-    if values is None:
+    values = {}  # lower-case name -> value; a name that repeats takes the general path, which joins repeats
+    for name, value in headers:
+        values[name.lower()] = value
+    if len(values) != len(headers):
         return None
     header = values.get("authorization")
     iso = values.get("x-amz-date")
@@ -780,7 +778,10 @@ def _verify_sdk_header(method: str, raw_path: str, raw_query: str, headers: Sequ
                       f"access key id {said.key_id!r} is not known")
     if signing[0] is not creds or signing[1] != iso:
         signing = said.sign_as(creds, iso, epoch)
-    expected = signature_from_pads(signing[2], digest)
+    inner, outer = signing[2][0].copy(), signing[2][1].copy()  # signature_from_pads, inline: a call less
+    inner.update(digest.encode())
+    outer.update(inner.digest())
+    expected = outer.hexdigest()
     if refusal is None and sent.isascii() and hmac.compare_digest(expected, sent):
         token = values.get("x-amz-security-token")
         if token is not None or creds.session_token is not None or creds.expires_at is not None:

@@ -1,6 +1,6 @@
 """The one-pass path ``verify`` takes for SDK-shaped requests decides exactly as the general path.
 
-``verify`` first tries ``_verify_sdk_header`` (an ``Authorization`` header as SDKs write it,
+``verify`` first tries ``verify_sdk_request`` (an ``Authorization`` header as SDKs write it,
 ``X-Amz-Date``, canonical forms remembered per path and query) and falls back to the general,
 step-by-step path of spec B5 on anything else. Here thousands of requests, signed and then broken
 in many ways at once, are verified both ways (the second with the fast path switched off), cold and
@@ -40,7 +40,7 @@ BODIES = [b"", b"{}", b"\x00\xffbinary"]
 
 
 def general_only(monkeypatch):
-    monkeypatch.setattr(verify_module, "_verify_sdk_header", lambda *args: None)
+    monkeypatch.setattr(verify_module, "verify_sdk_request", lambda *args: None)
 
 
 def signed(rng: random.Random, path: str, query: str, body: bytes, odd: bool = True) -> list[tuple[str, str]]:
@@ -160,8 +160,8 @@ def test_fast_and_general_paths_agree(monkeypatch, seed):
 def test_sdk_requests_take_the_fast_path(monkeypatch):
     rng = random.Random(1)
     taken = []
-    real = verify_module._verify_sdk_header
-    monkeypatch.setattr(verify_module, "_verify_sdk_header", lambda *args: taken.append(real(*args)) or taken[-1])
+    real = verify_module.verify_sdk_request
+    monkeypatch.setattr(verify_module, "verify_sdk_request", lambda *args: taken.append(real(*args)) or taken[-1])
     for path, query in [("/prod/pets", ""), ("/prod/pets", "limit=10&b=2"), ("/prod/items/42/", "q=x~y")]:
         for _ in range(6):
             headers = signed(rng, path, query, b"{}", odd=False)
