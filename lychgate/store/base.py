@@ -4,9 +4,11 @@ A ``CounterStore`` knows nothing of AWS: it offers one atomic step, ``consume``,
 buckets (take one token from each), bounded counters (add one to each while below its limit) and
 tallies (unbounded per-window counts), all-or-nothing; plus JSON records keyed by kind and id.
 ``lychgate.usage`` builds usage-plan throttles and quotas (spec gateway-behavior §7) on top.
-The decision itself lives here once (``settle``, with ``refusal``) so the memory and
-sqlite stores share it and the Redis Lua script mirrors it line for line. Every store failure is
-raised as ``StoreUnavailable`` naming the store URL with any password masked.
+The decision itself lives here once (``settle``, with ``refusal``): the sqlite store calls it,
+the memory store writes its steps out on its dicts (it decides on every request, where the calls
+``settle`` needs would cost as much as the steps; tests hold the two to the same answers), and
+the Redis Lua script mirrors it line for line. Every store failure is raised as
+``StoreUnavailable`` naming the store URL with any password masked.
 """
 
 from __future__ import annotations
@@ -127,23 +129,25 @@ BucketEntry = tuple[str, float, float]
 
 class Prepared:
     """Buckets, counters and tallies as the stores that decide in Python read them: the buckets
-    as ``settle``'s entries, the counters' limits, and the (key, window) of each counter and
-    tally with its expiry. The limits of a route and API key are the same on every request, so
-    whoever keeps them can keep this too (``lychgate.usage.throttle.DayCounts``)."""
+    as ``settle``'s entries, the counters' limits, each counter as ((key, window), limit,
+    expiry) and each tally as ((key, window), expiry). The limits of a route and API key are the
+    same on every request, so whoever keeps them can keep this too
+    (``lychgate.usage.throttle.DayCounts``)."""
 
     __slots__ = ("buckets", "limits", "counters", "tallies")
 
     def __init__(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally]) -> None:
         self.buckets: tuple[BucketEntry, ...] = tuple((b.key, b.rate, float(b.burst)) for b in buckets)
         self.limits = tuple(counter.limit for counter in counters)
-        self.counters = tuple(((counter.key, counter.window), counter.expires_at) for counter in counters)
+        self.counters = tuple(((c.key, c.window), c.limit, c.expires_at) for c in counters)
         self.tallies = tuple(((tally.key, tally.window), tally.expires_at) for tally in tallies)
 
 
 def settle(buckets: Sequence[BucketEntry], read: Callable[[str], Sequence[float] | None],
            write: Callable[[str, tuple[float, float, float | None]], object], limits: Sequence[int],
            counts: list[int], now: float) -> Decision:
-    """The ``consume`` decision, read-refill-decide-write, for the stores that make it in Python.
+    """The ``consume`` decision, read-refill-decide-write, for the sqlite store (and for the
+    memory store's refusals; ``MemoryStore.decide`` makes its admissions the same way).
 
     ``read(key)`` is a bucket's stored ``(tokens, last refill, ...)``, None for a bucket never
     seen (or forgotten): it is full. ``counts[i]`` is counter i's value, ``limits[i]`` its limit.

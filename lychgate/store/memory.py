@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from lychgate.store.base import BucketSpec, Counter, Decision, Outcome, Prepared, Tally, encode_record, settle
+from lychgate.store.base import (WHOLE_TOKEN, BucketSpec, Counter, Decision, Outcome, Prepared, Tally, encode_record,
+                                 settle)
 
 _UNSEEN = (0, 0.0)  # (value, expires) of a counter or tally never counted
 PRUNE_INTERVAL = 60.0
@@ -28,7 +29,6 @@ class MemoryStore:
         self._tallies: dict[tuple[str, str], tuple[int, float]] = {}
         self._records: dict[str, dict[str, str]] = {}  # kind -> id -> JSON
         self._prune_at = 0.0  # the ``now`` from which the next decision prunes first
-        self._read, self._write = self._buckets.get, self._buckets.__setitem__  # for settle(), made once
 
     async def consume(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter],
                       tallies: Sequence[Tally], now: float) -> Outcome:
@@ -36,22 +36,57 @@ class MemoryStore:
 
     def decide(self, prepared: Prepared, now: float) -> Decision:
         """``consume`` of limits prepared beforehand, without a coroutine nor an ``Outcome``
-        (``Limiter.settle_now`` calls it on every request)."""
+        (``Limiter.settle_now`` calls it on every request).
+
+        It is ``settle``'s decision written out on the dicts, without ``settle``'s call, its read
+        and write callbacks and its pass to gather the counts (tests/usage/test_settle.py holds
+        the two to the same answers). Nothing is written until every limit has room; on a
+        refusal, ``settle`` itself says which limit refused.
+        """
         if now >= self._prune_at:
             self._prune(now)
-        values, counts = self._counters, []
-        for where, _ in prepared.counters:
-            counts.append(values.get(where, _UNSEEN)[0])
-        decided = settle(prepared.buckets, self._read, self._write, prepared.limits, counts, now)
-        if decided[0] is None:
-            i = 0
-            for where, expires in prepared.counters:
-                values[where] = (counts[i], expires)  # settle added the request
-                i += 1
-            tallied = self._tallies
-            for where, expires in prepared.tallies:
-                tallied[where] = (tallied.get(where, _UNSEEN)[0] + 1, expires)
-        return decided
+        states, values = self._buckets, self._counters
+        counts = []
+        for where, limit, _ in prepared.counters:
+            count = values.get(where, _UNSEEN)[0]
+            if count >= limit:
+                return self._refuse(prepared, now)
+            counts.append(count)
+        tokens, taken = [], []
+        for key, rate, burst in prepared.buckets:
+            state = states.get(key)
+            if state is None:  # never seen, or forgotten: full
+                held, last = burst, now
+            else:
+                held, last, _ = state
+                if now > last:  # a clock that went back refills nothing
+                    held += (now - last) * rate
+                    last = now
+                if held > burst:
+                    held = burst
+            if held < WHOLE_TOKEN:
+                return self._refuse(prepared, now)
+            held -= 1.0  # at most burst - 1: full again in (burst - held) / rate
+            tokens.append(held)
+            taken.append((key, (held, last, now + ((burst - held) / rate + 60.0) if rate > 0 else None)))
+        for key, state in taken:
+            states[key] = state
+        i = 0
+        for where, _, expires in prepared.counters:
+            count = counts[i] = counts[i] + 1
+            values[where] = (count, expires)
+            i += 1
+        tallied = self._tallies
+        for where, expires in prepared.tallies:
+            tallied[where] = (tallied.get(where, _UNSEEN)[0] + 1, expires)
+        return (None, tokens, counts)
+
+    def _refuse(self, prepared: Prepared, now: float) -> Decision:
+        """A refusal (the rare case): ``settle`` names the limit and what each bucket holds; it
+        decides as ``decide`` did, with the same arithmetic, so it refuses too and writes nothing."""
+        values = self._counters
+        counts = [values.get(where, _UNSEEN)[0] for where, _, _ in prepared.counters]
+        return settle(prepared.buckets, self._buckets.get, self._buckets.__setitem__, prepared.limits, counts, now)
 
     def _prune(self, now: float) -> None:
         self._prune_at = now + PRUNE_INTERVAL
