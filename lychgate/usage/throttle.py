@@ -277,7 +277,8 @@ class Limiter:
         return (outcome.refused, outcome.tokens, outcome.counts), counts
 
     def settle_now(self, limits: RequestLimits, now: float | None = None) -> tuple[Decision, DayCounts]:
-        """``settle`` without awaiting, for a store that decides at once (``decide_now``)."""
+        """``settle`` without awaiting, for a store that decides at once (``decide_now``). The
+        throttle stage takes these steps itself, without this call (keep the two alike)."""
         now = self.clock() if now is None else now
         counts = limits.counts
         if counts.day != now // 86400:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -102,3 +103,20 @@ def test_the_limits_kept_on_an_admission_are_bounded(tmp_path, monkeypatch):
     admission = admitted(gateway).usage_admission
     admitted(gateway, "POST")
     assert list(admission.limits) == [("/items", "POST")]
+
+
+def test_the_quota_starts_afresh_when_the_limiters_day_ends(tmp_path):
+    """The stage asks the limiter's clock and finds the day's counts itself (for the memory store)."""
+    gateway = gateway_with(tmp_path, {"quota": {"limit": 2, "period": "DAY"}})
+    midnight = (time.time() // 86400 + 1) * 86400
+    gateway.limiter.clock = lambda: midnight - 1
+    admitted(gateway)
+    admitted(gateway)
+    with pytest.raises(QuotaExceeded):
+        admitted(gateway)
+    gateway.limiter.clock = lambda: midnight + 1
+    ctx = admitted(gateway)
+    assert "1/2 used this DAY" in ctx.trace.steps[-1].text
+    before, after = (datetime.fromtimestamp(midnight + t, timezone.utc).date() for t in (-1, 1))
+    usage = asyncio.run(gateway.limiter.usage_between(f"usage/{ctx.api_key.id}", before, after))
+    assert usage == {before: 2, after: 1}

@@ -32,7 +32,9 @@ def require_api_key(ctx: RequestContext) -> None:
     admission = ctx.gateway.keys.admit(value, api.id, ctx.stage.name, source)
     ctx.usage_admission = admission
     ctx.api_key, ctx.api_key_value, ctx.usage_plan = admission.key, value, admission.plan
-    ctx.trace.add("require_api_key", "accepted", admission.describe)  # formatted when read
+    # Recorded as DecisionTrace.add would, without its call (it runs on every request); the
+    # sentence is formatted when read.
+    ctx.trace.recorded.append(("require_api_key", "accepted", admission.describe))
 
 
 def _bucket(key: str, throttle: Throttle | None) -> list[BucketSpec]:
@@ -103,10 +105,15 @@ async def throttle(ctx: RequestContext) -> None:
         request_limits = limits(ctx)
     if request_limits is None:
         return
+    limiter = ctx.gateway.limiter
     try:
-        limiter = ctx.gateway.limiter
-        if limiter.decide_now is not None:  # the memory store: no coroutine to await
-            decided, counts = limiter.settle_now(request_limits)
+        decide_now = limiter.decide_now
+        if decide_now is not None:  # the memory store: Limiter.settle_now's steps, without its call
+            now = limiter.clock()
+            counts = request_limits.counts
+            if counts.day != now // 86400:
+                counts = request_limits.counts_on(int(now // 86400))
+            decided = decide_now(counts.prepared, now)
         else:
             decided, counts = await limiter.settle(request_limits)
     except StoreUnavailable as exc:
@@ -116,7 +123,7 @@ async def throttle(ctx: RequestContext) -> None:
             return
         raise ApiConfigurationError(detail=str(exc), cause="state_store_unavailable") from exc
     if decided[0] is None:  # admitted: no Verdict, the trace's sentence is made when read
-        ctx.trace.add("throttle", "admitted", (describe_decision, decided, request_limits, counts))
+        ctx.trace.recorded.append(("throttle", "admitted", (describe_decision, decided, request_limits, counts)))
         return
     verdict = Verdict(decided, request_limits, counts)
     ctx.trace.add("throttle", "refused", verdict.describe)
