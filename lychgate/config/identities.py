@@ -3,7 +3,8 @@
 Sources (spec iam-and-sigv4 A8): the JSON ``aws iam get-account-authorization-details`` prints
 (users, groups, roles, managed and inline policies, permissions boundaries, tags), the
 ``access_keys`` list that maps keys to its users and to role sessions, and quick-start users
-declared in ``lychgate.yaml``. Every policy is compiled once here; a bad document is a problem
+declared in ``lychgate.yaml`` (all read from the validated ``identities`` section, not from a copy
+of it: a copy of 10,000 users' policies, freed after loading, would leave its memory resident). Every policy is compiled once here; a bad document is a problem
 naming its file and JSON pointer. A referenced managed policy missing from the dump is an error,
 never silently skipped.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote
 
+from lychgate.config.model import EMPTY
+from lychgate.config.schema import AccessKeyConfig, IdentitiesConfig, UserConfig
 from lychgate.config.source import Problems, load_document, pointer
 from lychgate.iam import Policy, PolicyError, PolicySource, Principal, SharedParts, compile_policy
 from lychgate.sigv4 import SigningCredentials
@@ -125,27 +128,28 @@ class _Compiler:
             return None
 
 
-def load_identities(raw: Mapping | None, *, root: Path, file: Path, account_id: str,
+def load_identities(config: IdentitiesConfig | None, *, root: Path, file: Path, account_id: str,
                     documents: Mapping[str, Any] | None = None) -> tuple[IdentityStore, list]:
     """Identities from the ``identities`` section of ``lychgate.yaml``; returns (store, problems)."""
     store = IdentityStore()
-    if not raw:
+    if config is None:
         return store, []
     problems = Problems(file)
     principals: dict[str, Identity] = {}
     roles: dict[str, dict] = {}
     all_problems = []
-    if raw.get("authorization_details"):
-        name = raw["authorization_details"]
+    if config.authorization_details:
+        name = config.authorization_details
         dump_problems, users, roles = _load_dump(root / name, (documents or {}).get(name))
         principals.update(users)
         all_problems += dump_problems
-    quick = _quick_start_users(raw.get("users") or [], account_id, problems)
+    quick = _quick_start_users(config.users, account_id, problems)
     principals.update(quick)
-    for i, user in enumerate(raw.get("users") or []):
-        for j, key in enumerate(user.get("access_keys") or []):
-            _add_key(store, key, quick[user["name"]], pointer("identities", "users", i, "access_keys", j), problems)
-    _access_keys(raw.get("access_keys") or [], principals, roles, store, problems)
+    for i, user in enumerate(config.users):
+        for j, key in enumerate(user.access_keys):
+            _add_key(store, SigningCredentials(access_key_id=key.id, secret_access_key=key.secret),
+                     quick[user.name], pointer("identities", "users", i, "access_keys", j), problems)
+    _access_keys(config.access_keys, principals, roles, store, problems)
     store.principals.update({u.arn: u for u in principals.values()})
     store.principals.update({r["arn"]: _role_identity(r) for r in roles.values()})
     return store, all_problems + problems.items
@@ -157,69 +161,68 @@ def _role_identity(role: dict) -> Identity:
                     username=None, tags=role["tags"], policies=role["policies"], boundary=role["boundary"])
 
 
-def _quick_start_users(users: list, account_id: str, problems: Problems) -> dict[str, Identity]:
+def _quick_start_users(users: list[UserConfig], account_id: str, problems: Problems) -> dict[str, Identity]:
     compiler = _Compiler(problems)
     out = {}
     for i, user in enumerate(users):
-        name = user["name"]
+        name = user.name
         policies = [compiler.compile(doc, f"{name}/inline-{j}", pointer("identities", "users", i, "policies", j))
-                    for j, doc in enumerate(user.get("policies") or [])]
+                    for j, doc in enumerate(user.policies)]
         arn = f"arn:aws:iam::{account_id}:user/{name}"
         identity = Identity(
             arn=arn, principal_arn=arn,
             account=account_id, userid=unique_id("AIDA", name), username=name,
-            tags=dict(user.get("tags") or {}), policies=tuple(p for p in policies if p is not None))
+            tags=dict(user.tags) if user.tags else EMPTY, policies=tuple(p for p in policies if p is not None))
         out[name] = identity
     return out
 
 
-def _access_keys(entries: list, users: dict[str, Identity], roles: dict[str, dict], store: IdentityStore,
-                 problems: Problems) -> None:
+def _access_keys(entries: list[AccessKeyConfig], users: dict[str, Identity], roles: dict[str, dict],
+                 store: IdentityStore, problems: Problems) -> None:
     for i, entry in enumerate(entries):
         ptr = pointer("identities", "access_keys", i)
         identity = _key_owner(entry, users, roles, ptr, problems)
         if identity is not None:
-            _add_key(store, entry, identity, ptr, problems)
+            credentials = SigningCredentials(access_key_id=entry.id, secret_access_key=entry.secret,
+                                             session_token=entry.session_token, expires_at=_epoch(entry.expiration))
+            _add_key(store, credentials, identity, ptr, problems)
 
 
-def _key_owner(entry: Mapping, users: dict[str, Identity], roles: dict[str, dict], ptr: str,
+def _key_owner(entry: AccessKeyConfig, users: dict[str, Identity], roles: dict[str, dict], ptr: str,
                problems: Problems) -> Identity | None:
-    if entry.get("user"):
-        owner = users.get(entry["user"])
+    if entry.user:
+        owner = users.get(entry.user)
         if owner is None:
-            problems.error(ptr + "/user", f"no user named {entry['user']!r} (known: {', '.join(sorted(users)) or 'none'})")
+            problems.error(ptr + "/user", f"no user named {entry.user!r} (known: {', '.join(sorted(users)) or 'none'})")
         return owner
-    role = roles.get(entry.get("role") or "")
+    role = roles.get(entry.role or "")
     if role is None:
-        problems.error(ptr + "/role", f"no role named {entry.get('role')!r} in authorization_details "
+        problems.error(ptr + "/role", f"no role named {entry.role!r} in authorization_details "
                                       f"(known: {', '.join(sorted(roles)) or 'none'})")
         return None
-    session = entry.get("session_name") or "session"
-    issued = _epoch(entry.get("issued_at")) or datetime.now(timezone.utc).timestamp()
+    session = entry.session_name or "session"
+    issued = _epoch(entry.issued_at) or datetime.now(timezone.utc).timestamp()
     return Identity(
         arn=f"arn:aws:sts::{role['account']}:assumed-role/{role['name']}/{session}",
         principal_arn=role["arn"], account=role["account"], userid=f"{role['id']}:{session}", username=None,
-        tags={**role["tags"], **(entry.get("session_tags") or {})}, policies=role["policies"],
+        tags={**role["tags"], **entry.session_tags}, policies=role["policies"],
         boundary=role["boundary"], role_arn=role["arn"], issued_at=issued)
 
 
-def _add_key(store: IdentityStore, entry: Mapping, identity: Identity, ptr: str, problems: Problems) -> None:
-    key_id = entry["id"]
+def _add_key(store: IdentityStore, credentials: SigningCredentials, identity: Identity, ptr: str,
+             problems: Problems) -> None:
+    key_id = credentials.access_key_id
     if key_id in store.keys:
         problems.error(ptr + "/id", f"access key {key_id!r} is declared twice")
         return
-    store.keys[key_id] = AccessKey(SigningCredentials(
-        access_key_id=key_id, secret_access_key=entry["secret"], session_token=entry.get("session_token"),
-        expires_at=_epoch(entry.get("expiration"))), identity)
+    store.keys[key_id] = AccessKey(credentials, identity)
 
 
-def _epoch(value: Any) -> float | None:
-    if value is None:
+def _epoch(moment: datetime | None) -> float | None:
+    """Epoch seconds of a validated date-time (naive: UTC)."""
+    if moment is None:
         return None
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _load_dump(path: Path, doc: Any = None) -> tuple[list, dict[str, Identity], dict[str, dict]]:

@@ -109,8 +109,7 @@ def _build(raw: Any, *, file: Path, documents: Mapping[str, Any] | None = None,
     apis, api_problems = _load_apis(config, root, file, documents)
     functions = _functions(config, root, environment or {})
     identities, identity_problems = load_identities(
-        config.identities.model_dump(mode="python") if config.identities else None,
-        root=root, file=file, account_id=config.account_id, documents=documents)
+        config.identities, root=root, file=file, account_id=config.account_id, documents=documents)
     project = Project(root=root, file=file, region=config.region, account_id=config.account_id,
                       apis=tuple(apis), functions=functions, limits=_limits(config.limits), identities=identities,
                       local_idp=_local_idp(config.local_idp, root), usage_plans=_usage_plans(config),

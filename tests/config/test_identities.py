@@ -6,6 +6,7 @@ from urllib.parse import quote
 import pytest
 
 from lychgate.config.identities import load_identities
+from lychgate.config.schema import IdentitiesConfig
 from lychgate.iam import AuthzRequest, Decision, authorize
 
 ALLOW_PETS = {"Version": "2012-10-17", "Statement": [
@@ -43,7 +44,7 @@ def dump(**overrides) -> dict:
 def load(tmp_path, doc, access_keys=(), users=()):
     (tmp_path / "auth.json").write_text(json.dumps(doc))
     raw = {"authorization_details": "auth.json", "users": list(users), "access_keys": list(access_keys)}
-    return load_identities(raw, root=tmp_path, file=tmp_path / "lychgate.yaml", account_id="111122223333")
+    return load_identities(IdentitiesConfig.model_validate(raw), root=tmp_path, file=tmp_path / "lychgate.yaml", account_id="111122223333")
 
 
 def decide(identity, resource):
