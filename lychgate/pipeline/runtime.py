@@ -7,16 +7,17 @@ access-log writers. Request-time code only looks things up here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 from lychgate.access_log import AccessLogWriter
 from lychgate.authorizers import lambda_, token
 from lychgate.authorizers.iam import DecisionMemo
 from lychgate.authorizers.cache import AuthorizerCache
-from lychgate.config.model import REST, Api, LocalIdp, Method, Project, Stage
+from lychgate.config.model import REST, Api, Integration, LocalIdp, Method, Project, Stage
 from lychgate.config.references import MissingStageVariable, expand_stage_variables, lambda_function
 from lychgate.errors import ApiConfigurationError, Problem
 from lychgate.functions.invoke import LocalFunction
@@ -98,9 +99,17 @@ class Gateway:
 
     def _compile(self, api: Api, access_log: bool) -> ApiRuntime:
         handlers = {}
+        # One handler per distinct integration of the API: the routes of a large API mostly repeat
+        # one (10,000 routes, 10,000 equal handlers otherwise). Not across APIs: a handler caches
+        # its URI per stage name, expanded with that API's stage variables.
+        distinct: dict[tuple, IntegrationHandler] = {}
         for method in api.methods:
             if method.integration is not None:
-                handlers[id(method)] = self._integration(method)
+                key = _integration_key(method.integration)
+                handler = distinct.get(key)
+                if handler is None:
+                    handler = distinct[key] = self._integration(method)
+                handlers[id(method)] = handler
         runtime = ApiRuntime(api, Router(api.methods), handlers, token_authorizers=self._token_authorizers(api),
                              lambda_authorizers=self._lambda_authorizers(api))
         for stage in api.stages.values():
@@ -180,6 +189,23 @@ class Gateway:
             for writer in api.access_logs.values():
                 if writer is not None:
                     writer.close()
+
+
+def _integration_key(config: Integration) -> tuple:
+    """What a handler is built from: every field of the integration but where it was written."""
+    return tuple(_hashable(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name != "source")
+
+
+def _hashable(value: Any) -> Any:
+    """An equal-when-equal hashable form of a model value (mappings in their order, which a
+    handler may follow, e.g. for the order of mapped headers)."""
+    if isinstance(value, Mapping):
+        return tuple((k, _hashable(v)) for k, v in value.items())
+    if dataclasses.is_dataclass(value):
+        return (type(value), *(_hashable(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, (tuple, list)):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 def local_identity_provider(settings: LocalIdp | None) -> LocalIdentityProvider | None:
