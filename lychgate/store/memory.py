@@ -25,8 +25,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._buckets: dict[str, tuple[float, float, float | None]] = {}  # key -> tokens, last, expires
-        self._counters: dict[tuple[str, str], tuple[int, float]] = {}  # (key, window) -> value, expires
-        self._tallies: dict[tuple[str, str], tuple[int, float]] = {}
+        self._counters: dict[tuple[str, str], list] = {}  # (key, window) -> [value, expires]
+        self._tallies: dict[tuple[str, str], list] = {}
         self._records: dict[str, dict[str, str]] = {}  # kind -> id -> JSON
         self._prune_at = 0.0  # the ``now`` from which the next decision prunes first
 
@@ -68,17 +68,26 @@ class MemoryStore:
                 return self._refuse(prepared, now)
             held -= 1.0  # at most burst - 1: full again in (burst - held) / rate
             tokens.append(held)
-            taken.append((key, (held, last, now + ((burst - held) / rate + 60.0) if rate > 0 else None)))
+            taken.append((key, (held, last, now + ((burst - held) / rate + 60.0) if rate > 0.0 else None)))
         for key, state in taken:
             states[key] = state
         i = 0
-        for where, _, expires in prepared.counters:
+        for where, _, expires in prepared.counters:  # counted in place: no tuple made, no dict insert
             count = counts[i] = counts[i] + 1
-            values[where] = (count, expires)
+            counted = values.get(where)
+            if counted is None:
+                values[where] = [count, expires]
+            else:
+                counted[0], counted[1] = count, expires
             i += 1
         tallied = self._tallies
         for where, expires in prepared.tallies:
-            tallied[where] = (tallied.get(where, _UNSEEN)[0] + 1, expires)
+            counted = tallied.get(where)
+            if counted is None:
+                tallied[where] = [1, expires]
+            else:
+                counted[0] += 1
+                counted[1] = expires
         return (None, tokens, counts)
 
     def _refuse(self, prepared: Prepared, now: float) -> Decision:

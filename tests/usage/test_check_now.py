@@ -46,3 +46,16 @@ def test_memory_forgets_full_buckets_once_an_interval_has_passed():
     assert "b" in store._buckets
     check_now(limiter, RequestLimits([BucketSpec("other", 1.0, 2)]), NOW + PRUNE_INTERVAL + 2)
     assert "b" not in store._buckets  # full again after 1 s, forgettable a minute later
+
+
+def test_the_days_counts_change_exactly_at_utc_midnight_either_way():
+    """``settle_now`` (and the throttle stage) asks whether ``now`` is still on the counts' day."""
+    limiter, same = Limiter(open_store("memory")), RequestLimits([], QuotaSpec("plan/key", 9, "DAY"))
+    midnight = (NOW // 86400 + 1) * 86400
+    today = int(midnight // 86400)
+    windows = []
+    for now in (midnight - 1e-6, midnight, midnight + 1e-6, midnight - 1e-6, midnight - 86400, midnight + 86400):
+        decided, counts = limiter.settle_now(same, now)
+        windows.append((counts.day, counts.counters[0].window, decided[2][0]))
+    assert windows == [(today - 1, "D2031-05-14", 1), (today, "D2031-05-15", 1), (today, "D2031-05-15", 2),
+                       (today - 1, "D2031-05-14", 2), (today - 1, "D2031-05-14", 3), (today + 1, "D2031-05-16", 1)]

@@ -111,7 +111,7 @@ async def throttle(ctx: RequestContext) -> None:
         if decide_now is not None:  # the memory store: Limiter.settle_now's steps, without its call
             now = limiter.clock()
             counts = request_limits.counts
-            if counts.day != now // 86400:
+            if not counts.since <= now < counts.until:
                 counts = request_limits.counts_on(int(now // 86400))
             decided = decide_now(counts.prepared, now)
         else:
