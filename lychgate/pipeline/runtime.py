@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from lychgate.access_log import AccessLogWriter
 from lychgate.authorizers import lambda_, token
@@ -191,14 +192,21 @@ class Gateway:
                     writer.close()
 
 
+#: What a handler is built from: every field of the integration but where it was written.
+_HANDLER_FIELDS = tuple(f.name for f in dataclasses.fields(Integration) if f.name != "source")
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _integration_key(config: Integration) -> tuple:
-    """What a handler is built from: every field of the integration but where it was written."""
-    return tuple(_hashable(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name != "source")
+    """Equal for integrations that make equal handlers."""
+    return tuple([_hashable(getattr(config, name)) for name in _HANDLER_FIELDS])
 
 
 def _hashable(value: Any) -> Any:
     """An equal-when-equal hashable form of a model value (mappings in their order, which a
     handler may follow, e.g. for the order of mapped headers)."""
+    if type(value) in _PLAIN:  # most fields: no isinstance checks against ABCs
+        return value
     if isinstance(value, Mapping):
         return tuple((k, _hashable(v)) for k, v in value.items())
     if dataclasses.is_dataclass(value):
