@@ -72,18 +72,23 @@ class ActionSet:
 class ResourceSet:
     """Resource/NotResource patterns: case-sensitive ARN-segment globs (spec A2, A5)."""
 
-    patterns: tuple[str, ...]
     any: bool
     exact: frozenset[str]
     prefixes: tuple[str, ...]
     globs: GlobSet | None
     dynamic: tuple[Template, ...]
-    templates: tuple[Template, ...] = field(default=())
+    templates: tuple[Template, ...]  # one per pattern, in the written order
     unresolved_matches: bool = False
     slow: bool = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slow", self.globs is not None or bool(self.dynamic))
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The patterns as written (``execute-api:/…`` expanded); derived, not stored: explanations
+        alone read them, and thousands of policies would each hold a tuple of them."""
+        return tuple(t.raw for t in self.templates)
 
     def matches(self, resource: str, request: "AuthzRequest") -> bool:
         if self.any or resource in self.exact or resource.startswith(self.prefixes):
@@ -98,9 +103,9 @@ class ResourceSet:
         return bool(self.dynamic) and any(template_matches(t, resource, request, unresolved) for t in self.dynamic)
 
     def first_match(self, resource: str, request: "AuthzRequest") -> str | None:
-        for pattern, template in zip(self.patterns, self.templates):
-            if pattern == "*" or template_matches(template, resource, request, self.unresolved_matches):
-                return pattern
+        for template in self.templates:
+            if template.raw == "*" or template_matches(template, resource, request, self.unresolved_matches):
+                return template.raw
         return None
 
 
@@ -268,7 +273,11 @@ def _index_by_service(statements: tuple[CompiledStatement, ...]) -> tuple[dict, 
         return {p.split(":", 1)[0].lower() for p in st.actions.patterns}
     tags = [services(st) for st in statements]
     names = set().union(*(t for t in tags if t is not None))
-    index = {name: tuple(st for st, t in zip(statements, tags) if t is None or name in t) for name in names}
+    index = {}
+    for name in names:
+        candidates = tuple(st for st, t in zip(statements, tags) if t is None or name in t)
+        # Usually every statement: the policy's own tuple then, not an equal copy per policy.
+        index[name] = statements if candidates == statements else candidates
     return index, tuple(st for st, t in zip(statements, tags) if t is None)
 
 
@@ -562,7 +571,7 @@ def compile_resources(raw: Any, pointer: str, *, substitute: bool, scope: ApiSco
     globs = compile_globs([t.glob_pieces() for t in static if _active_wildcards(t) and not _is_plain_prefix(t)],
                           arn=True)
     dynamic = tuple(t for t in templates if not t.is_static)
-    return ResourceSet(tuple(patterns), "*" in patterns, exact, tuple(prefixes), globs, dynamic, tuple(templates),
+    return ResourceSet("*" in patterns, exact, tuple(prefixes), globs, dynamic, tuple(templates),
                        unresolved_matches=negated)
 
 
