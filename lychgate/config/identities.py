@@ -3,10 +3,10 @@
 Sources (spec iam-and-sigv4 A8): the JSON ``aws iam get-account-authorization-details`` prints
 (users, groups, roles, managed and inline policies, permissions boundaries, tags), the
 ``access_keys`` list that maps keys to its users and to role sessions, and quick-start users
-declared in ``lychgate.yaml`` (all read from the validated ``identities`` section, not from a copy
-of it: a copy of 10,000 users' policies, freed after loading, would leave its memory resident). Every policy is compiled once here; a bad document is a problem
-naming its file and JSON pointer. A referenced managed policy missing from the dump is an error,
-never silently skipped.
+declared in ``lychgate.yaml`` (read from the validated ``identities`` section itself: a copy of
+10,000 users' policies, freed after loading, would leave its memory resident). Every policy is
+compiled once here; a bad document is a problem naming its file and JSON pointer. A referenced
+managed policy missing from the dump is an error, never silently skipped.
 """
 
 from __future__ import annotations
