@@ -111,25 +111,25 @@ class KeyRegistry:
     keys: dict[str, ApiKey] = field(default_factory=dict)  # by hash
     # (key value, API id, stage) -> the key's hash, the key and what admit() answered, for accepted keys
     # only: an unknown or refused value is hashed every time. Emptied by replace(), the only way
-    # keys and plans change.
-    _accepted: dict[tuple[str, str, str], tuple[str, ApiKey, Admission]] = field(default_factory=dict, repr=False)
+    # keys and plans change. Read by admit(), and by the require_api_key stage before it calls admit().
+    accepted: dict[tuple[str, str, str], tuple[str, ApiKey, Admission]] = field(default_factory=dict, repr=False)
 
     def replace(self, plans: Iterable[UsagePlan], keys: Iterable[ApiKey]) -> None:
         self.plans = {plan.name: plan for plan in plans}
         self.keys = {key.hash: key for key in keys}
-        self._accepted = {}
+        self.accepted = {}
 
     def admit(self, value: str | None, api_id: str, stage: str, source: str) -> Admission:
         """The key and its plan for this API stage, or InvalidApiKey naming the reason (spec §7).
 
-        A value accepted before is found in ``_accepted`` without hashing it. The lookup is no
+        A value accepted before is found in ``accepted`` without hashing it. The lookup is no
         timing oracle: a dict compares the presented value with a remembered one only when their
         64-bit SipHash values (keyed per process) match, which a wrong value practically never does.
         """
         if not value:
             raise InvalidApiKey(detail=f"the method requires an API key and the request has none ({source})",
                                 cause="api_key_missing")
-        accepted = self._accepted.get((value, api_id, stage))
+        accepted = self.accepted.get((value, api_id, stage))
         if accepted is not None and self.keys.get(accepted[0]) is accepted[1]:
             return accepted[2]
         hashed = key_hash(value)
@@ -142,10 +142,10 @@ class KeyRegistry:
         for name in key.usage_plans:
             plan = self.plans.get(name)
             if plan is not None and any(s.api_id == api_id and s.stage == stage for s in plan.api_stages):
-                if len(self._accepted) >= ACCEPTED_SIZE:
-                    self._accepted.clear()
+                if len(self.accepted) >= ACCEPTED_SIZE:
+                    self.accepted.clear()
                 admission = Admission(key, plan, {})
-                self._accepted[(value, api_id, stage)] = (hashed, key, admission)
+                self.accepted[(value, api_id, stage)] = (hashed, key, admission)
                 return admission
         raise InvalidApiKey(detail=f"API key {key.name} ({key.id}) is not associated with a usage plan for API stage "
                                    f"{api_id}/{stage} (its plans: {', '.join(key.usage_plans) or 'none'})",

@@ -80,7 +80,7 @@ def test_the_remembered_values_are_bounded(monkeypatch):
     keys = registry(*(config_key(f"k{n}", v, True, ("plan",)) for n, v in enumerate(values)))
     for value in values:
         keys.admit(value, "api", "prod", "x-api-key header")
-        assert 1 <= len(keys._accepted) <= 3
+        assert 1 <= len(keys.accepted) <= 3
     assert all(keys.admit(v, "api", "prod", "x-api-key header").key.name == f"k{n}" for n, v in enumerate(values))
 
 

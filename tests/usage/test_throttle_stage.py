@@ -12,7 +12,7 @@ import pytest
 
 from helpers import openapi, proxy_op, write_project
 from lychgate.config.project import load_project
-from lychgate.errors import QuotaExceeded, Throttled
+from lychgate.errors import InvalidApiKey, QuotaExceeded, Throttled
 from lychgate.messages import Request
 from lychgate.pipeline.context import RequestContext
 from lychgate.pipeline.runtime import Gateway
@@ -120,3 +120,13 @@ def test_the_quota_starts_afresh_when_the_limiters_day_ends(tmp_path):
     before, after = (datetime.fromtimestamp(midnight + t, timezone.utc).date() for t in (-1, 1))
     usage = asyncio.run(gateway.limiter.usage_between(f"usage/{ctx.api_key.id}", before, after))
     assert usage == {before: 2, after: 1}
+
+
+def test_a_remembered_key_is_refused_once_removed_in_place(tmp_path):
+    """require_api_key looks up a value accepted before itself, then checks its key is still there."""
+    gateway = gateway_with(tmp_path, {"quota": {"limit": 100, "period": "DAY"}})
+    admitted(gateway)
+    gateway.keys.keys.clear()  # changed in place, not by replace(): the remembered value is stale
+    with pytest.raises(InvalidApiKey) as refused:
+        admitted(gateway)
+    assert refused.value.cause == "api_key_unknown"

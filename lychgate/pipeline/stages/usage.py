@@ -29,7 +29,14 @@ def require_api_key(ctx: RequestContext) -> None:
         value, source = ctx.usage_identifier_key, "the authorizer's usageIdentifierKey"
     else:
         value, source = ctx.request.header("x-api-key"), "x-api-key header"
-    admission = ctx.gateway.keys.admit(value, api.id, ctx.stage.name, source)
+    registry, stage = ctx.gateway.keys, ctx.stage.name
+    # admit()'s first step, without its call (it runs on every request): a value accepted before,
+    # whose key is still the one registered under its hash
+    accepted = registry.accepted.get((value, api.id, stage))
+    if accepted is not None and registry.keys.get(accepted[0]) is accepted[1]:
+        admission = accepted[2]
+    else:
+        admission = registry.admit(value, api.id, stage, source)
     ctx.usage_admission = admission
     ctx.api_key, ctx.api_key_value, ctx.usage_plan = admission.key, value, admission.plan
     # Recorded as DecisionTrace.add would, without its call (it runs on every request); the
