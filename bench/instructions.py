@@ -13,7 +13,7 @@ as "direct"), and not the kernel's side of the sockets. Read the differences bet
 system calls are not in them), so ``run.py`` stays the measure of throughput; this one tells
 whether a change made the code cheaper. Needs ``valgrind`` (Debian package); installs nothing.
 
-    python bench/instructions.py [--kinds none,lambda,iam,token,jwt,apikey,redis] [--requests 1000,3000]
+    python bench/instructions.py [--kinds none,lambda,iam,iam-unique,token,jwt,apikey,redis] [--requests 1000,3000]
     python bench/instructions.py --kinds none --requests 0,5000 --callgrind /tmp/none.callgrind
 """
 
@@ -33,11 +33,14 @@ from pathlib import Path
 from typing import Iterator
 
 BENCH = Path(__file__).resolve().parent
-KINDS = {"direct": None, "none": None, "lambda": None, "iam": "iam", "token": "token", "jwt": "jwt",
-         "apikey": "apikey", "redis": "apikey"}
+KINDS = {"direct": None, "none": None, "lambda": None, "iam": "iam", "iam-unique": "iam", "token": "token",
+         "jwt": "jwt", "apikey": "apikey", "redis": "apikey"}
 """Scenario kind -> the authorization of ``harness.auth``; ``lambda`` is scenario (d), the in-process
 handler of ``projects/lambda``; ``redis`` is ``apikey`` with its state in a redis-server (started
-here, outside valgrind: only the gateway's side is counted)."""
+here, outside valgrind: only the gateway's side is counted); ``iam-unique`` is ``iam`` with every
+request signed once (UNIQUE_REQUESTS in turn, more than SigV4's caches keep): the cost of
+verifying a request whose canonical form and signature nothing remembers."""
+UNIQUE_REQUESTS = 4096
 ANSWER = b'{"ok":true,"service":"backend","message":"hello from the bench backend","id":"a1b2c3d4e5f60718","n":42}'
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
 WARM_UP = 300
@@ -189,15 +192,16 @@ class _Client(asyncio.Protocol):
     """Closed loop: the next request as soon as a response has arrived."""
 
     def __init__(self, requests: list[bytes], state: dict):
-        self.requests, self.state, self.sent = requests, state, 0
+        self.requests, self.state = requests, state
 
     def connection_made(self, transport):
         self.transport = transport
         self._send()
 
     def _send(self) -> None:
-        self.sent += 1
-        self.transport.write(self.requests[self.sent % len(self.requests)])
+        # The next of the requests in turn, counted across connections (as wrk's script does).
+        self.state["sent"] = sent = self.state["sent"] + 1
+        self.transport.write(self.requests[sent % len(self.requests)])
 
     def data_received(self, data: bytes) -> None:
         state = self.state
@@ -241,10 +245,14 @@ async def _serve_and_load(kind: str, requests: int, work: Path) -> None:
     server = await loop.create_server(lambda: HttpConnection(state), "127.0.0.1", 0)
     port = backend_port if kind == "direct" else server.sockets[0].getsockname()[1]
     path = ITEM_PATH if kind == "direct" else "/prod" + ITEM_PATH
-    header_sets = auth.header_sets(work, port, auth_kind) if auth_kind else [{"Host": f"127.0.0.1:{port}"}]
-    wire = [(f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
-            for headers in header_sets]
-    progress = {"ok": 0, "other": 0, "warm": False, "limit": WARM_UP + requests, "done": loop.create_future()}
+    if kind == "iam-unique":
+        sent = auth.unique_signed_requests(port, UNIQUE_REQUESTS)
+    else:
+        header_sets = auth.header_sets(work, port, auth_kind) if auth_kind else [{"Host": f"127.0.0.1:{port}"}]
+        sent = [(path, headers) for headers in header_sets]
+    wire = [(f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+            for target, headers in sent]
+    progress = {"ok": 0, "other": 0, "sent": 0, "warm": False, "limit": WARM_UP + requests, "done": loop.create_future()}
     for _ in range(CONNECTIONS):
         await loop.create_connection(lambda: _Client(wire, progress), "127.0.0.1", port)
     await progress["done"]

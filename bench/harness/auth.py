@@ -96,6 +96,20 @@ def header_sets(work: Path, port: int, kind: str) -> list[dict[str, str]]:
     return [{"Host": host, "x-api-key": API_KEY}]
 
 
+def unique_signed_requests(port: int, count: int) -> list[tuple[str, dict[str, str]]]:
+    """``count`` requests as (path and query, headers), each signed once (a query of its own), by
+    the USERS callers in turn: unlike ``header_sets``'s, none repeats within a cycle of ``count``."""
+    from lychgate.sigv4 import sign_headers
+    host = f"127.0.0.1:{port}"
+    requests = []
+    for i in range(count):
+        query, n = f"{QUERY}&n={i}", i % USERS
+        headers = sign_headers("GET", PATH, query, [("Host", host)], b"", access_key_id=_key_id(n),
+                               secret_access_key=f"secret-{n}", region="us-east-1")
+        requests.append((f"{PATH}?{query}", dict(headers)))
+    return requests
+
+
 def _mint(work: Path) -> str:
     from lychgate.tokens.idp import LocalIdentityProvider
     project = work / "proxy-project"

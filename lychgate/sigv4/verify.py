@@ -20,11 +20,11 @@ SignedHeaders=…, Signature=…`` and ``X-Amz-Date``) are verified in one pass
 (``verify_sdk_request``) that reuses what repeats from call to call, in bounded caches
 of pure functions: what the Authorization value says before its signature (key,
 scope, SignedHeaders), the canonical forms of paths and queries, the canonical
-request's hash per request line, signed values, date and payload hash (the requests
-to one resource in one second share it), and per key and second the HMAC state after
-the string to sign's head.  The signature itself is recomputed and compared in
-constant time on every request, and the clock, scope and session token are checked
-every time.  Whatever that pass does not recognise takes the general path, check by
+request's hash per caller, request line, signed values, date and payload hash (a
+caller's requests to one resource in one second share it) with the signature it must
+carry under the caller's current secret, and per key and second the HMAC state after
+the string to sign's head.  Every request's signature is compared with the expected
+one in constant time, and the clock, scope and session token are checked every time.  Whatever that pass does not recognise takes the general path, check by
 check; both give the same result (``tests/sigv4/test_fast_path.py``,
 ``tests/sigv4/test_fast_path_memory.py``).
 """
@@ -96,10 +96,14 @@ _SDK_AUTHORIZATION = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]*[^, \t\r\n\v
 # text, which repeats from call to call. Bounded: emptied when full; long texts are not kept.
 _CANONICAL_PATHS: dict[str, str] = {}
 _CANONICAL_QUERIES: dict[str, str] = {}
-# Hashes of the canonical requests seen lately, by (method, raw path, raw query, SignedHeaders, the
-# values of the signed headers but X-Amz-Date, X-Amz-Date, payload hash): the requests to one
-# resource in one second share theirs. Bounded as the two above.
-_CANONICAL_HASHES: dict[tuple, str] = {}
+# The canonical requests seen lately, by (method, raw path, raw query, what the Authorization value
+# says (an _SdkAuthorization: key, scope, SignedHeaders), the values of the signed headers but
+# X-Amz-Date, X-Amz-Date, payload hash): the requests of one caller to one resource in one second
+# share theirs. Each entry is a list [hash of the canonical request, (signing, expected signature)]:
+# the signature that request must carry under one ``_SdkAuthorization.signing`` (key, secret and
+# second), computed by its first request and compared with every request's in constant time.
+# Bounded as the two above.
+_CANONICAL_HASHES: dict[tuple, list] = {}
 # What SDK-shaped Authorization values say, by their text before the signature (see
 # _sdk_authorization): a client sends the same key, scope and SignedHeaders all day long.
 _SDK_AUTHORIZATIONS: dict[str, _SdkAuthorization] = {}
@@ -705,16 +709,16 @@ def _canonical_parts(method: str, raw_path: str, raw_query: str, said: _SdkAutho
     return uri, query, canonical_headers({name: [values[name]] for name in said.names}, said.names)
 
 
-def _canonical_hash(key: tuple, said: _SdkAuthorization, values: dict[str, str]) -> str | None:
-    """The canonical request's hash for ``key`` (see ``_CANONICAL_HASHES``), remembered; ``None``
-    when the query also carries a presigned signature."""
+def _canonical_entry(key: tuple, said: _SdkAuthorization, values: dict[str, str]) -> list | None:
+    """The ``_CANONICAL_HASHES`` entry for ``key``, made and remembered, no signature in it yet;
+    ``None`` when the query also carries a presigned signature."""
     method, raw_path, raw_query, payload = key[0], key[1], key[2], key[-1]
     parts = _canonical_parts(method, raw_path, raw_query, said, values)
     if parts is None:
         return None
     digest = sha256_hex_text(assemble_canonical_request(method, *parts, said.signed_line, payload))
     length = len(raw_path) + len(raw_query) + sum(len(values[name]) for name in said.names)
-    return _remember(_CANONICAL_HASHES, key, digest, _CANONICAL_MAX, length)
+    return _remember(_CANONICAL_HASHES, key, [digest, None], _CANONICAL_MAX, length)
 
 
 def _one_pass_failure(method: str, raw_path: str, raw_query: str, said: _SdkAuthorization, values: dict[str, str],
@@ -735,9 +739,9 @@ def verify_sdk_request(method: str, raw_path: str, raw_query: str, headers: Sequ
     credential scoped as expected: every check of spec B5 up to the key lookup passes, so from the
     lookup on the outcome is the general path's (steps 10-12, same texts). Anything else returns
     ``None`` before the lookup and ``verify`` runs the general path, which finds the same failure
-    it always did. The signature is recomputed from the canonical request's hash, which the
-    requests to one resource in one second share (``_CANONICAL_HASHES``), and compared in
-    constant time.
+    it always did. The expected signature is computed from the canonical request's hash, both
+    of which a caller's requests to one resource in one second share (``_CANONICAL_HASHES``),
+    and the sent one is compared with it in constant time.
     """
     values = {}  # lower-case name -> value; a name that repeats takes the general path, which joins repeats
     for name, value in headers:
@@ -765,11 +769,11 @@ def verify_sdk_request(method: str, raw_path: str, raw_query: str, headers: Sequ
     body_hash = sha256_hex(body) if body else EMPTY_SHA256
     payload, refusal = (body_hash, None) if declared is None else _payload_hash(declared, body_hash, allow_unsigned)
     try:
-        key = (method, raw_path, raw_query, said.signed_line, said.others(values), iso, payload)
+        key = (method, raw_path, raw_query, said, said.others(values), iso, payload)
     except KeyError:  # a signed header is absent: the general path signs it empty
         return None
-    digest = _CANONICAL_HASHES.get(key) or _canonical_hash(key, said, values)
-    if digest is None:
+    canonical = _CANONICAL_HASHES.get(key) or _canonical_entry(key, said, values)
+    if canonical is None:
         return None
 
     creds = lookup(said.key_id)
@@ -778,10 +782,15 @@ def verify_sdk_request(method: str, raw_path: str, raw_query: str, headers: Sequ
                       f"access key id {said.key_id!r} is not known")
     if signing[0] is not creds or signing[1] != iso:
         signing = said.sign_as(creds, iso, epoch)
-    inner, outer = signing[2][0].copy(), signing[2][1].copy()  # signature_from_pads, inline: a call less
-    inner.update(digest.encode())
-    outer.update(inner.digest())
-    expected = outer.hexdigest()
+    signed = canonical[1]
+    if signed is not None and signed[0] is signing:  # computed for this key, secret and second
+        expected = signed[1]
+    else:
+        inner, outer = signing[2][0].copy(), signing[2][1].copy()  # signature_from_pads, inline: a call less
+        inner.update(canonical[0].encode())
+        outer.update(inner.digest())
+        expected = outer.hexdigest()
+        canonical[1] = (signing, expected)  # one assignment: readers see a pair made together
     if refusal is None and sent.isascii() and hmac.compare_digest(expected, sent):
         token = values.get("x-amz-security-token")
         if token is not None or creds.session_token is not None or creds.expires_at is not None:

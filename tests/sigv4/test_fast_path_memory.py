@@ -1,9 +1,11 @@
 """What the one pass remembers between requests never changes a decision.
 
-It keeps the canonical request's hash per request line, signed values, date and payload hash, and per
-access key the HMAC state and ``Verified`` of its latest second. A request replayed later is still
-checked against the clock, new credentials for a key are used at once, a session token's expiry is
-checked on every request, and every outcome equals the general path's.
+It keeps the canonical request's hash per caller, request line, signed values, date and payload hash,
+with the signature expected under the caller's secret of that second, and per access key the HMAC
+state and ``Verified`` of its latest second. A request replayed later is still checked against the
+clock, new credentials for a key are used at once, a session token's expiry is checked on every
+request, a remembered signature serves only its own caller and secret, and every outcome equals the
+general path's.
 """
 
 from __future__ import annotations
@@ -103,3 +105,36 @@ def test_remembered_hashes_stay_bounded(monkeypatch):
     long_path = "/prod/" + "a" * 600
     assert isinstance(both(monkeypatch, sign(path=long_path), store, NOW, path=long_path), Verified)
     assert not any(key[1] == long_path for key in verify_module._CANONICAL_HASHES)
+
+
+def test_a_remembered_signature_admits_only_the_request_that_carries_it(monkeypatch):
+    """Once a request's expected signature is remembered, a copy with any other signature fails."""
+    store = {KEY: SigningCredentials(KEY, SECRET)}
+    headers = sign()
+    assert isinstance(both(monkeypatch, headers, store, NOW), Verified)
+    for position in (0, 31, 63):  # one hex digit changed: at the start, the middle, the end
+        tampered = []
+        for name, value in headers:
+            if name == "Authorization":
+                digit = value[-64 + position]
+                value = value[:len(value) - 64 + position] + ("0" if digit != "0" else "1") + value[len(value) - 63 + position:]
+            tampered.append((name, value))
+        refused = both(monkeypatch, tampered, store, NOW)
+        assert isinstance(refused, SigV4Error) and refused.kind is SigV4ErrorKind.INVALID_SIGNATURE
+    assert isinstance(both(monkeypatch, headers, store, NOW), Verified)
+
+
+def test_callers_sending_the_same_request_in_the_same_second_each_need_their_own_signature(monkeypatch):
+    other_key, other_secret = "AKIAMEMORYKEY0000002", "secret-of-the-other"
+    store = {KEY: SigningCredentials(KEY, SECRET), other_key: SigningCredentials(other_key, other_secret)}
+    mine = sign()
+    theirs = sign_headers("GET", "/prod/pets", "", [("Host", HOST)], b"", access_key_id=other_key,
+                          secret_access_key=other_secret, region="us-east-1", now=NOW)
+    for _ in range(2):  # in turn, as their requests interleave
+        assert both(monkeypatch, mine, store, NOW).access_key_id == KEY
+        assert both(monkeypatch, theirs, store, NOW).access_key_id == other_key
+    # The other caller's key id with my signature: same request, same second, another secret.
+    signature = dict(mine)["Authorization"][-64:]
+    borrowed = [(name, value[:-64] + signature if name == "Authorization" else value) for name, value in theirs]
+    refused = both(monkeypatch, borrowed, store, NOW)
+    assert isinstance(refused, SigV4Error) and refused.kind is SigV4ErrorKind.INVALID_SIGNATURE
