@@ -47,7 +47,6 @@ class Router:
     def __init__(self, methods: Iterable[Method]):
         self._root = _Node()
         self._default_route: Method | None = None
-        self._static: dict[tuple[str, str], Method] = {}
         # One key object per distinct segment text, while building (not sys.intern: its table would
         # keep an entry per segment for the life of the process).
         segments: dict[str, str] = {}
