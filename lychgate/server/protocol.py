@@ -32,6 +32,9 @@ from lychgate import responses
 LOG = logging.getLogger(__name__)
 STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
 MAX_PIPELINED = 32
+HEAD_SLACK = 1024
+"""Bytes a head may hold beyond its URL and the header limit (request line, whitespace around values)
+before it is refused unfinished."""
 _date_cache = [0, ""]
 
 
@@ -117,6 +120,8 @@ class HttpConnection(asyncio.Protocol):
         self.paused = False  # reading paused: too many pipelined requests queued
         self.peer = "127.0.0.1"
         self.in_message = False  # the other fields of a message are set by on_message_begin
+        self.in_head = False  # from a message's begin to the end of its headers
+        self.chunk_bytes = 0  # the size of the chunk being parsed
 
     # connection lifecycle
     def connection_made(self, transport) -> None:
@@ -143,8 +148,15 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self.in_head:  # a head an earlier chunk began: count this chunk too
+            self.head_bytes += len(data)
+        self.chunk_bytes = len(data)
         try:
             self.parser.feed_data(data)
+            if self.in_head and self.head_bytes > self.limits.max_header_bytes + self.limits.max_url_bytes + HEAD_SLACK:
+                raise _RejectRequest(431, "Request Header Fields Too Large")  # and still no end of head
+        except _RejectRequest as exc:
+            self._reject(exc)
         except httptools.HttpParserError as exc:
             # httptools wraps what a callback raised; a _RejectRequest says what to answer.
             cause = exc.__context__ if isinstance(exc.__context__, _RejectRequest) else None
@@ -154,7 +166,8 @@ class HttpConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url = b""
         self.headers: list[tuple[str, str]] = []
-        self.header_bytes = 0
+        self.in_head = True
+        self.head_bytes = self.chunk_bytes  # at most: the head may start within this chunk
         self.body: list[bytes] = []
         self.body_size = 0
         self.in_message = True
@@ -166,13 +179,18 @@ class HttpConnection(asyncio.Protocol):
             raise _RejectRequest(414, "Request-URI Too Long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.header_bytes += len(name) + len(value) + 4
-        if self.header_bytes > self.limits.max_header_bytes or len(self.headers) >= self.limits.max_headers:
-            raise _RejectRequest(431, "Request Header Fields Too Large")
+        # The limits are checked when the head ends (``on_headers_complete``), or after each chunk
+        # while it has not (``data_received``): per header, checks would cost more than the header.
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        for name, value in self.headers:
+        self.in_head = False
+        headers = self.headers
+        if len(headers) > self.limits.max_headers or (
+                # the chunks the head came in bound its size: most heads need no count
+                self.head_bytes > self.limits.max_header_bytes and _header_bytes(headers) > self.limits.max_header_bytes):
+            raise _RejectRequest(431, "Request Header Fields Too Large")
+        for name, value in headers:
             if len(name) == 14 and name.lower() == "content-length":
                 if value.isdigit() and int(value) > self.limits.max_body_bytes:
                     raise _RejectRequest(413, "Request Entity Too Large", RequestTooLarge())
@@ -276,6 +294,14 @@ class HttpConnection(asyncio.Protocol):
         self.closing = True
         if self.transport is not None and not self.busy and not self.in_message:
             self.transport.close()
+
+
+def _header_bytes(headers: list[tuple[str, str]]) -> int:
+    """What the header size limit counts: each name and value, with ": " and CRLF."""
+    size = 0
+    for name, value in headers:
+        size += len(name) + len(value) + 4
+    return size
 
 
 def _split_target(url: bytes) -> tuple[str, str]:

@@ -71,6 +71,44 @@ def test_oversize_headers_are_431(petstore):
     assert raw(petstore.port, long_url).startswith(b"HTTP/1.1 414")
 
 
+def _sent_in_pieces(port: int, data: bytes, piece: int) -> bytes:
+    """``data`` written ``piece`` bytes at a time, each its own segment; the answer read to the close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for start in range(0, len(data), piece):
+                sock.sendall(data[start:start + piece])
+                time.sleep(0.002)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the end: the answer is already there
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_header_limits_count_names_and_values_of_heads_in_one_piece_or_many(petstore):
+    """The limit counts each header's name and value plus 4 (": " and CRLF), up to 10,240 bytes and
+    100 headers, for a head that arrives whole as for one that arrives in many pieces."""
+    def head(value_bytes: int, extra_headers: int = 0) -> bytes:  # Host: x (1 + 4 + 4) and X-Big
+        others = b"".join(b"X-%d: y\r\n" % n for n in range(extra_headers))
+        return (b"GET /prod/pets HTTP/1.1\r\nHost: x\r\n" + others + b"X-Big:   " + b"a" * value_bytes
+                + b"\r\nConnection: close\r\n\r\n")
+    fits = 10240 - (4 + 1 + 4) - (10 + 5 + 4) - (5 + 4)  # Host, Connection and X-Big's own name
+    for piece in (1 << 20, 512):
+        assert _sent_in_pieces(petstore.port, head(fits), piece).startswith(b"HTTP/1.1 200"), piece
+        assert _sent_in_pieces(petstore.port, head(fits + 1), piece).startswith(b"HTTP/1.1 431"), piece
+    assert raw(petstore.port, head(10, extra_headers=97)).startswith(b"HTTP/1.1 200")  # 100 headers
+    assert raw(petstore.port, head(10, extra_headers=98)).startswith(b"HTTP/1.1 431")
+
+
+def test_a_head_that_never_ends_is_refused_once_too_long(petstore):
+    endless = b"GET /prod/pets HTTP/1.1\r\nHost: x\r\n" + (b"X-Pad: " + b"a" * 100 + b"\r\n") * 400
+    answer = _sent_in_pieces(petstore.port, endless, 4096)  # 43 kB of head, no blank line
+    assert answer.startswith(b"HTTP/1.1 431")
+    assert requests.get(f"{petstore.url}/prod/pets").status_code == 200
+
+
 def test_pipelined_requests_are_answered_in_order(petstore):
     reqs = b"".join(b"GET /prod/pets/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in (1, 2, 9))
     reqs += b"GET /prod/pets/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
