@@ -152,8 +152,9 @@ def settle(buckets: Sequence[BucketEntry], read: Callable[[str], Sequence[float]
     ``read(key)`` is a bucket's stored ``(tokens, last refill, ...)``, None for a bucket never
     seen (or forgotten): it is full. ``counts[i]`` is counter i's value, ``limits[i]`` its limit.
     When admitted, one token is taken from each bucket and ``write(key, (tokens, last refill,
-    expires))`` stores it: ``expires`` is a minute after the bucket would be full again (then it
-    may be forgotten), None when it never refills; and one is added to each of ``counts``, which
+    expires))`` stores it: ``expires`` is a minute after the bucket would be full again, counted
+    from its last refill, which a clock that went back leaves ahead of ``now`` (then it may be
+    forgotten), None when it never refills; and one is added to each of ``counts``, which
     the store then writes (with its tallies, also its to add one to).
 
     It runs on every request: plain comparisons, not min/max/enumerate/zip, which cost several
@@ -185,7 +186,7 @@ def settle(buckets: Sequence[BucketEntry], read: Callable[[str], Sequence[float]
     i = 0
     for key, rate, burst in buckets:
         held = tokens[i] = tokens[i] - 1.0  # at most burst - 1: full again in (burst - held) / rate
-        write(key, (held, lasts[i], now + ((burst - held) / rate + 60.0) if rate > 0 else None))
+        write(key, (held, lasts[i], lasts[i] + ((burst - held) / rate + 60.0) if rate > 0 else None))
         i += 1
     i = 0
     for count in counts:

@@ -66,9 +66,9 @@ class MemoryStore:
                     held = burst
             if held < WHOLE_TOKEN:
                 return self._refuse(prepared, now)
-            held -= 1.0  # at most burst - 1: full again in (burst - held) / rate
+            held -= 1.0  # at most burst - 1: full again (burst - held) / rate after last
             tokens.append(held)
-            taken.append((key, (held, last, now + ((burst - held) / rate + 60.0) if rate > 0.0 else None)))
+            taken.append((key, (held, last, last + ((burst - held) / rate + 60.0) if rate > 0.0 else None)))
         for key, state in taken:
             states[key] = state
         i = 0

@@ -87,7 +87,7 @@ if kind == '' then
     tokens[i] = tokens[i] - 1
     redis.call('HSET', KEYS[i], 't', string.format('%.17g', tokens[i]), 'ts', string.format('%.17g', lasts[i]))
     local ms = 0
-    if rate > 0 then ms = math.ceil(((burst - tokens[i]) / rate + 60) * 1000) end
+    if rate > 0 then ms = math.ceil(((burst - tokens[i]) / rate + 60 + (lasts[i] - now)) * 1000) end
     if ms > 0 and ms < 3e11 then
       redis.call('PEXPIRE', KEYS[i], string.format('%d', ms))
     else

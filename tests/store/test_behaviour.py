@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import pytest
+
 from lychgate.usage import BucketSpec, Limiter, QuotaSpec
 
 
@@ -207,3 +209,17 @@ def test_records_crud(store_url, with_store):
     assert list(listed) == ["k0", "k1"] and listed["k1"]["enabled"] is False
     assert (deleted, again, gone) == (True, False, None)
     assert remaining == {"k0": {"id": "k0"}}
+
+
+def test_a_bucket_drained_after_the_clock_went_back_is_kept_until_full_again(store_url, with_store):
+    """Its expiry counts from its last refill, which a clock that went back leaves ahead of the
+    decision's time: forgotten earlier, it would come back full (memory prunes by then)."""
+    async def body(store):
+        limiter = Limiter(store)
+        await limiter.take("other", 1.0, 1, T0 + 150)  # the memory store prunes from T0 + 210 on
+        one = await limiter.take("slow", 0.01, 2, T0 + 200)  # one token per 100 s
+        back = await limiter.take("slow", 0.01, 2, T0)  # clock 200 s back: no refill, the last token
+        later = await limiter.take("slow", 0.01, 2, T0 + 270)  # 0.7 token since T0 + 200
+        return one.admitted, back.admitted, later.admitted, later.tokens_left["slow"]
+
+    assert with_store(store_url, body) == (True, True, False, pytest.approx(0.7))

@@ -377,3 +377,22 @@ def test_a_batch_that_cannot_be_sent_fails_its_callers(redis_url, with_store, mo
     results, after = with_store(redis_url, body)
     assert all(isinstance(r, StoreUnavailable) and "RuntimeError: cannot send (test)" in str(r) for r in results)
     assert after.tokens == (4.0,)
+
+
+def test_a_bucket_written_after_the_clock_went_back_lives_until_full_again_from_its_last_refill(redis_server):
+    """Its TTL counts from its last refill (200 s ahead of the second call's clock), not from now."""
+    t0 = 1_900_000_000.0
+
+    async def main():
+        store = open_store(f"redis://127.0.0.1:{redis_server.port}/0")
+        try:
+            limiter = Limiter(store)
+            assert (await limiter.take("ttl-after-clock-back", 0.01, 2, t0 + 200)).admitted
+            assert (await limiter.take("ttl-after-clock-back", 0.01, 2, t0)).admitted  # the last token
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    with redis.Redis(port=redis_server.port) as client:
+        ttl_ms = client.pttl(redis_store.bucket_name("ttl-after-clock-back"))
+    assert 459_000 < ttl_ms <= 460_000  # 200 s ahead + 200 s to refill 2 tokens + a minute

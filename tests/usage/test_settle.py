@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from lychgate.store import open_store
-from lychgate.store.base import Outcome
+from lychgate.store.base import Outcome, settle
 from lychgate.usage import BucketSpec, Limiter, QuotaSpec
 from lychgate.usage.throttle import RequestLimits
 
@@ -119,3 +119,12 @@ def test_a_refusal_leaves_the_memory_store_as_it_was():
     before = copy.deepcopy((store._buckets, store._counters, store._tallies))  # counts are changed in place
     assert limiter.settle_now(limits, NOW)[0][0] == ("bucket", 1)
     assert (store._buckets, store._counters, store._tallies) == before
+
+
+def test_settle_dates_a_bucket_s_expiry_from_its_last_refill_when_the_clock_went_back():
+    """sqlite's decision (and the memory store's refusals): a bucket last refilled 200 s ahead of
+    ``now`` is full again 200 s after that refill, and may be forgotten a minute later."""
+    written = {}
+    decided = settle((("b", 0.01, 2.0),), {"b": (1.0, NOW + 200, None)}.get, written.__setitem__, (), [], NOW)
+    assert decided[0] is None
+    assert written["b"] == (0.0, NOW + 200, pytest.approx(NOW + 200 + 200 + 60, abs=1e-3))
