@@ -28,9 +28,34 @@ class LocalIssuer:
 
 @dataclass
 class TokenAuthorizerSpec:
+    """One token authorizer of an API, as the pipeline calls it (through its methods, so that
+    only projects with token authorizers import this module and the JWT libraries)."""
+
     name: str
     header: str  # the identity source: a request header
     authorizer: TokenAuthorizer
+
+    async def authenticate(self, request: Request, scopes: tuple[str, ...]) -> TokenResult:
+        result = await self.authorizer.authorize(request.header(self.header), scopes or None)
+        if result.code == "missing":
+            # The verifier knows only the value; name the header that was looked at.
+            why = f"no token in the {self.header} header (the identity source of authorizer {self.name})"
+            if is_preflight(request):
+                why += (f"; this request ({request.method} {request.raw_path}) is a CORS preflight, which browsers "
+                        "send without credentials, so an authorizer on the OPTIONS method refuses every preflight: "
+                        "give the OPTIONS method authorization NONE")
+            result = replace(result, reason=why)
+        return result
+
+    @staticmethod
+    def rejection(result: TokenResult) -> GatewayError:
+        """The gateway error for a refused token: 401 (Unauthorized, or AWS's expiry text), 403 for scopes."""
+        cause = f"token_{result.code}"
+        # The gateway response adds Content-Type and x-amzn-ErrorType itself; keep the challenge only.
+        headers = tuple((k, v) for k, v in result.headers if k.lower() == "www-authenticate")
+        if result.status == 403:
+            return AccessDenied("Forbidden", message_key="message", detail=result.reason, cause=cause, headers=headers)
+        return Unauthorized(result.message or "Unauthorized", detail=result.reason, cause=cause, headers=headers)
 
 
 def identity_header(scheme: Mapping, raw: Mapping) -> str:
@@ -65,25 +90,3 @@ def build(name: str, scheme: Mapping, registry: JwksRegistry, local: LocalIssuer
         raise ValueError(f"authorizer type {kind!r} is not a token authorizer")
     return TokenAuthorizerSpec(name, identity_header(scheme, raw), TokenAuthorizer(config, registry))
 
-
-async def authenticate(spec: TokenAuthorizerSpec, request: Request, scopes: tuple[str, ...]) -> TokenResult:
-    result = await spec.authorizer.authorize(request.header(spec.header), scopes or None)
-    if result.code == "missing":
-        # The verifier knows only the value; name the header that was looked at.
-        why = f"no token in the {spec.header} header (the identity source of authorizer {spec.name})"
-        if is_preflight(request):
-            why += (f"; this request ({request.method} {request.raw_path}) is a CORS preflight, which browsers "
-                    "send without credentials, so an authorizer on the OPTIONS method refuses every preflight: give "
-                    "the OPTIONS method authorization NONE")
-        result = replace(result, reason=why)
-    return result
-
-
-def rejection(result: TokenResult) -> GatewayError:
-    """The gateway error for a refused token: 401 (Unauthorized, or AWS's expiry text), 403 for scopes."""
-    cause = f"token_{result.code}"
-    # The gateway response adds Content-Type and x-amzn-ErrorType itself; keep the challenge only.
-    headers = tuple((k, v) for k, v in result.headers if k.lower() == "www-authenticate")
-    if result.status == 403:
-        return AccessDenied("Forbidden", message_key="message", detail=result.reason, cause=cause, headers=headers)
-    return Unauthorized(result.message or "Unauthorized", detail=result.reason, cause=cause, headers=headers)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lychgate.access_log import AccessLogWriter
-from lychgate.authorizers import lambda_, token
+from lychgate.authorizers import lambda_
 from lychgate.authorizers.iam import DecisionMemo
 from lychgate.authorizers.cache import AuthorizerCache
 from lychgate.config.model import REST, Api, Integration, LocalIdp, Method, Project, Stage
@@ -28,16 +28,17 @@ from lychgate.integrations.http import HttpIntegration
 from lychgate.integrations.mock import MockIntegration
 from lychgate.pipeline.explain import TraceRing
 from lychgate.routing import Router
-from lychgate.tokens import JwksRegistry
-from lychgate.tokens.idp import LocalIdentityProvider
 from lychgate.store import open_store
 from lychgate.upstream import UpstreamPool
 from lychgate.usage import keys as usage_keys
 from lychgate.usage.keys import KeyRegistry
 from lychgate.usage.throttle import Limiter
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the token modules load the JWT libraries (~17 MiB): imported when a project needs them
+    from lychgate.authorizers.token import TokenAuthorizerSpec
     from lychgate.pipeline.chain import Plan
+    from lychgate.tokens import JwksRegistry
+    from lychgate.tokens.idp import LocalIdentityProvider
 
 EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9-]+)\.execute-api\.(?:(?P<region>[a-z0-9-]+)\.amazonaws\.com|localhost)$")
 
@@ -48,7 +49,7 @@ class ApiRuntime:
     router: Router
     handlers: dict[int, IntegrationHandler]  # id(Method) -> its integration
     access_logs: dict[str, AccessLogWriter | None] = field(default_factory=dict)  # stage -> writer
-    token_authorizers: dict[str, token.TokenAuthorizerSpec] = field(default_factory=dict)  # scheme name ->
+    token_authorizers: dict[str, TokenAuthorizerSpec] = field(default_factory=dict)  # scheme name ->
     lambda_authorizers: dict[str, lambda_.AuthorizerConfig] = field(default_factory=dict)  # scheme name ->
     plans: dict[tuple, Plan] = field(default_factory=dict)  # (pipeline, stage name, method) -> its plan
     rest: bool = field(init=False)  # a REST API (else an HTTP API)
@@ -73,7 +74,7 @@ class Gateway:
         self.explain_header = explain_header
         self.problems: list[Problem] = []  # definitions that cannot run (reported by `check` and `serve`)
         self.local_idp = local_identity_provider(project.local_idp)
-        self.jwks = JwksRegistry(self._jwks_locations())
+        self._jwks: JwksRegistry | None = None  # made with the first token authorizer (see ``jwks``)
         self.pool = UpstreamPool()
         self.authorizer_cache = AuthorizerCache()
         self.decisions = DecisionMemo()  # IAM decisions that depend on the caller and ARN only
@@ -118,6 +119,14 @@ class Gateway:
             runtime.access_logs[stage.name] = AccessLogWriter.open(settings) if settings else None
         return runtime
 
+    @property
+    def jwks(self) -> JwksRegistry:
+        """The key sets of the token authorizers' issuers, shared by them all."""
+        if self._jwks is None:
+            from lychgate.tokens import JwksRegistry
+            self._jwks = JwksRegistry(self._jwks_locations())
+        return self._jwks
+
     def _jwks_locations(self) -> dict[str, str]:
         """The local identity provider's keys are read from its folder, not fetched."""
         if self.local_idp is None:
@@ -126,11 +135,13 @@ class Gateway:
         jwks_file.write_text(json.dumps(self.local_idp.jwks()))
         return {self.local_idp.issuer: str(jwks_file)}
 
-    def _token_authorizers(self, api: Api) -> dict[str, token.TokenAuthorizerSpec]:
-        idp = self.project.local_idp
-        local = token.LocalIssuer(idp.issuer, idp.user_pools, idp.issuers) if idp is not None else None
-        return self._authorizers(api, ("cognito_user_pools", "jwt"),
-                                 lambda name, scheme: token.build(name, scheme, self.jwks, local))
+    def _token_authorizers(self, api: Api) -> dict[str, TokenAuthorizerSpec]:
+        def build(name: str, scheme: Mapping) -> TokenAuthorizerSpec:
+            from lychgate.authorizers import token
+            idp = self.project.local_idp
+            local = token.LocalIssuer(idp.issuer, idp.user_pools, idp.issuers) if idp is not None else None
+            return token.build(name, scheme, self.jwks, local)
+        return self._authorizers(api, ("cognito_user_pools", "jwt"), build)
 
     def _lambda_authorizers(self, api: Api) -> dict[str, lambda_.AuthorizerConfig]:
         return self._authorizers(api, ("token", "request"), lambda name, scheme: lambda_.parse_authorizer(
@@ -219,6 +230,7 @@ def _hashable(value: Any) -> Any:
 def local_identity_provider(settings: LocalIdp | None) -> LocalIdentityProvider | None:
     if settings is None:
         return None
+    from lychgate.tokens.idp import LocalIdentityProvider
     return LocalIdentityProvider(settings.folder, port=settings.port, issuer=settings.issuer,
                                  client_id=settings.client_id)
 

@@ -8,7 +8,7 @@ API keys) fail closed with a 500 and are reported at start-up.
 
 from __future__ import annotations
 
-from lychgate.authorizers import iam, lambda_, token
+from lychgate.authorizers import iam, lambda_
 from lychgate.config.references import lambda_function
 from lychgate.iam import Decision
 from lychgate.pipeline.chain import applies_when
@@ -54,10 +54,10 @@ async def _authenticate_token(ctx: RequestContext) -> None:
     if spec is None:
         raise AuthorizerConfigurationError(detail=f"authorizer {ctx.route.method.authorizer!r} could not be built",
                                            cause="authorizer_misconfigured")
-    result = await token.authenticate(spec, ctx.request, ctx.route.method.authorization_scopes)
+    result = await spec.authenticate(ctx.request, ctx.route.method.authorization_scopes)
     if not result.allowed:
         ctx.trace.add("authenticate", "token refused", result.reason)
-        raise token.rejection(result)
+        raise spec.rejection(result)
     ctx.authorizer = result.authorizer_context()
     ctx.authorizer_principal = result.principal_id
     ctx.trace.add("authenticate", "token accepted", result.reason)
