@@ -246,12 +246,12 @@ async def _serve_and_load(kind: str, requests: int, work: Path) -> None:
     port = backend_port if kind == "direct" else server.sockets[0].getsockname()[1]
     path = ITEM_PATH if kind == "direct" else "/prod" + ITEM_PATH
     if kind == "iam-unique":
-        sent = auth.unique_signed_requests(port, UNIQUE_REQUESTS)
+        to_send = auth.unique_signed_requests(port, UNIQUE_REQUESTS)
     else:
         header_sets = auth.header_sets(work, port, auth_kind) if auth_kind else [{"Host": f"127.0.0.1:{port}"}]
-        sent = [(path, headers) for headers in header_sets]
+        to_send = [(path, headers) for headers in header_sets]
     wire = [(f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
-            for target, headers in sent]
+            for target, headers in to_send]
     progress = {"ok": 0, "other": 0, "sent": 0, "warm": False, "limit": WARM_UP + requests, "done": loop.create_future()}
     for _ in range(CONNECTIONS):
         await loop.create_connection(lambda: _Client(wire, progress), "127.0.0.1", port)

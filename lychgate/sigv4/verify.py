@@ -24,8 +24,9 @@ request's hash per caller, request line, signed values, date and payload hash (a
 caller's requests to one resource in one second share it) with the signature it must
 carry under the caller's current secret, and per key and second the HMAC state after
 the string to sign's head.  Every request's signature is compared with the expected
-one in constant time, and the clock, scope and session token are checked every time.  Whatever that pass does not recognise takes the general path, check by
-check; both give the same result (``tests/sigv4/test_fast_path.py``,
+one in constant time, and the clock, scope and session token are checked every time.
+Whatever that pass does not recognise takes the general path, check by check; both give
+the same result (``tests/sigv4/test_fast_path.py``,
 ``tests/sigv4/test_fast_path_memory.py``).
 """
 
@@ -786,10 +787,7 @@ def verify_sdk_request(method: str, raw_path: str, raw_query: str, headers: Sequ
     if signed is not None and signed[0] is signing:  # computed for this key, secret and second
         expected = signed[1]
     else:
-        inner, outer = signing[2][0].copy(), signing[2][1].copy()  # signature_from_pads, inline: a call less
-        inner.update(canonical[0].encode())
-        outer.update(inner.digest())
-        expected = outer.hexdigest()
+        expected = signature_from_pads(signing[2], canonical[0])
         canonical[1] = (signing, expected)  # one assignment: readers see a pair made together
     if refusal is None and sent.isascii() and hmac.compare_digest(expected, sent):
         token = values.get("x-amz-security-token")
