@@ -50,7 +50,7 @@ CONNECTIONS = 32
 def count(kind: str, requests: int, work: Path) -> int:
     """Instructions of one child run serving ``requests`` requests after warm-up."""
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-           os.path.realpath(sys.executable), __file__, "--child", kind, str(requests), str(work)]
+           sys.executable, __file__, "--child", kind, str(requests), str(work)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_child_environment())
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -64,7 +64,7 @@ def profile(kind: str, requests: int, work: Path, out: Path, top: int = 40) -> N
     interpreter's eval loop, dict lookups, allocation, uvloop, httptools) the requests cost."""
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=getpgid",
            "--compress-strings=no", "--compress-pos=no",
-           os.path.realpath(sys.executable), __file__, "--child", kind, str(requests), str(work)]
+           sys.executable, __file__, "--child", kind, str(requests), str(work)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_child_environment())
     if done.returncode != 0:
         raise SystemExit(f"instructions.py: {kind} under callgrind failed:\n{done.stderr[-2000:]}")

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import report
+from harness import report, scenarios
 from harness.measure import LOADGEN_CPU, SUT_CPU, run_interleaved, run_sequential
 from harness.procs import cpu_snapshot, cpu_used
 from harness.scenarios import SCENARIOS
@@ -61,6 +61,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sequential", action="store_true",
                         help="one scenario after the other instead of interleaved rounds")
     parser.add_argument("--output", type=Path, help="append the markdown table to this file")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter that serves lychgate, with lychgate installed (default: this one)")
     return parser.parse_args()
 
 
@@ -96,7 +98,7 @@ def _progress(record: dict) -> None:
     errors = record["non_2xx"] + sum(record["socket_errors"].values())
     print(f"  ({record['scenario']}) run {record['run']}: {record['rps']:>9,.0f} rps  "
           f"p50 {record['p50_ms']:.2f} ms  p99 {record['p99_ms']:.2f} ms  SUT {record['sut_cpu_pct']:.0f} % "
-          f"{record['sut_cpu_us_per_req']:.1f} µs/req  wrk {record['wrk_cpu_pct']:.0f} %  "
+          f"{record['sut_cpu_us_per_req']:.1f} µs/req ({record['sut_kernel_us_per_req']:.1f} kernel)  wrk {record['wrk_cpu_pct']:.0f} %  "
           f"other {record['other_cpu_pct']:.1f} % {_named(record['other_top'])}"
           + (f"idle {record['idle_cpu_pct']:.1f} %  " if "idle_cpu_pct" in record else "")
           + f"errors {errors}", flush=True)
@@ -115,7 +117,7 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
     results = out_dir / "results.jsonl"
     mode = "sequential" if args.sequential else "interleaved"
     meta = {"type": "meta", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "results": str(results),
-            "busy_before_pct": round(busy_before(), 1), "machine": report.machine(),
+            "busy_before_pct": round(busy_before(), 1), "machine": report.machine(args.python),
             "settings": {"mode": mode, "runs": args.runs, "duration": args.duration,
                          "connections": args.connections, "warmup": WARMUP_S, "scenarios": args.scenarios}}
     with open(results, "a") as sink:
@@ -134,6 +136,7 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
 
 def main() -> int:
     args = parse_args()
+    scenarios.SUT_PYTHON = args.python
     preflight(args.scenarios)
     _stop_on_sigterm()
     out_dir = RESULTS_ROOT / time.strftime("run-%Y%m%d-%H%M%S")

@@ -92,6 +92,7 @@ def measure_run(url: str, roots: dict[str, int], duration: int, connections: int
     record.update(wall_s=round(wall, 3),
                   sut_cpu_pct=round(100 * sut / wall, 1),
                   sut_cpu_us_per_req=round(1e6 * sut / max(record["requests"], 1), 2),
+                  sut_kernel_us_per_req=round(1e6 * used["trees_system"]["sut"] / max(record["requests"], 1), 2),
                   backend_cpu_pct=round(100 * used["trees"].get("backend", 0.0) / wall, 1),
                   wrk_cpu_pct=round(100 * wrk_cpu / wall, 1),
                   other_cpu_pct=round(100 * used["others"] / wall, 1),
@@ -206,8 +207,9 @@ class Slot:
                        other_cpu_pct_max=noisiest["other_cpu_pct"], other_top=noisiest["other_top"],
                        non_2xx=sum(r["non_2xx"] for r in records),
                        socket_errors=sum(sum(r["socket_errors"].values()) for r in records))
-        for key in ("p50_ms", "p99_ms", "sut_cpu_pct", "sut_cpu_us_per_req", "wrk_cpu_pct", "backend_cpu_pct"):
-            summary[key] = statistics.median(r[key] for r in records)
+        for key in ("p50_ms", "p99_ms", "sut_cpu_pct", "sut_cpu_us_per_req", "sut_kernel_us_per_req",
+                    "wrk_cpu_pct", "backend_cpu_pct"):
+            summary[key] = statistics.median(r.get(key, 0.0) for r in records)
         paired = {}
         for ref in references:
             theirs = {r["run"]: r["rps"] for r in ref.records}

@@ -5,7 +5,7 @@ terminal reaches only the harness, which then stops them in order), with its out
 file. ``ProcessGroup`` remembers every process-tree member it has seen, by PID and start time,
 so that stopping can SIGTERM the roots, SIGKILL them after a grace period, and finally SIGKILL
 any descendant left behind without ever signalling a PID that was reused by someone else. CPU
-time is user+system ticks from ``/proc/PID/stat`` (with the children a process has reaped)
+time is user+system ticks from ``/proc/PID/stat`` (and the system part apart) (with the children a process has reaped)
 summed over a whole tree; snapshots of every process and of the first line of ``/proc/stat``
 also tell how much CPU processes the harness did not start used during a measurement.
 """
@@ -37,6 +37,7 @@ class ProcStat(NamedTuple):
     ppid: int
     start: str  # start time in ticks after boot: tells a reused PID apart
     ticks: int  # user+system CPU of the process, plus that of the children it has waited for
+    system: int  # the system (kernel) part of ticks
 
 
 def _stat(pid: int) -> ProcStat | None:
@@ -47,7 +48,8 @@ def _stat(pid: int) -> ProcStat | None:
         return None
     comm = text[text.index("(") + 1:text.rindex(")")]
     fields = text.rsplit(")", 1)[1].split()  # fields[0] is field 3 of proc(5), "state"
-    return ProcStat(comm, int(fields[1]), fields[19], sum(int(fields[i]) for i in (11, 12, 13, 14)))
+    return ProcStat(comm, int(fields[1]), fields[19], sum(int(fields[i]) for i in (11, 12, 13, 14)),
+                    int(fields[12]) + int(fields[14]))
 
 
 def _process_table() -> dict[int, ProcStat]:
@@ -89,6 +91,7 @@ def cpu_snapshot(roots: dict[str, int]) -> dict:
     ours = set(_tree(os.getpid(), table))
     return {"time": time.monotonic(),
             "trees": {label: sum(table[p].ticks for p in _tree(root, table)) for label, root in roots.items()},
+            "trees_system": {label: sum(table[p].system for p in _tree(root, table)) for label, root in roots.items()},
             "ours": sum(table[p].ticks for p in ours),
             "others": {(pid, st.start): (st.comm, st.ticks) for pid, st in table.items() if pid not in ours},
             **_machine_ticks()}
@@ -105,6 +108,7 @@ def cpu_used(before: dict, after: dict) -> dict:
     top = sorted(((t, comm) for comm, t in others.items() if t / TICK >= 0.01 * wall), reverse=True)[:3]
     return {"wall": wall,
             "trees": {k: (after["trees"][k] - v) / TICK for k, v in before["trees"].items()},
+            "trees_system": {k: (after["trees_system"][k] - v) / TICK for k, v in before["trees_system"].items()},
             **{k: (after[k] - before[k]) / TICK for k in ("ours", "busy", "interrupts")},
             "others": sum(others.values()) / TICK,
             "other_top": {comm: ticks / TICK for ticks, comm in top}}

@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 
-HEADER = ("| scenario | RPS median (min–max) | p50 ms | p99 ms | SUT CPU % | SUT CPU µs/req "
+HEADER = ("| scenario | RPS median (min–max) | p50 ms | p99 ms | SUT CPU % | SUT CPU µs/req (kernel) "
           "| × (b) RPS | × (b) RPS (paired) | × (c) RPS (paired) | wrk CPU % | other CPU % (max) "
           "| errors: http / socket / log |")
 ALIGN = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
@@ -68,10 +68,28 @@ def _lychgate_source() -> str:
     return f"{head.stdout.strip()} + {len(status.stdout.splitlines())} changed file(s)"
 
 
-def machine() -> dict:
+_INTERPRETER_PROBE = """
+import platform, sys
+shared = any("libpython" in line for line in open("/proc/self/maps"))
+print(platform.python_version(), "libpython.so" if shared else "static")
+"""
+
+
+def sut_interpreter(python: str) -> str:
+    """``python``'s version and whether its interpreter is linked as a shared libpython, which
+    (with no PGO/LTO, as pyenv builds by default) costs this code about a third of its speed."""
+    try:
+        done = subprocess.run([python, "-c", _INTERPRETER_PROBE], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unknown ({error})"
+    return f"{done.stdout.strip() or 'unknown'} ({python})"
+
+
+def machine(sut_python: str = sys.executable) -> dict:
     """The facts needed to compare results across machines and days."""
     return {"nproc": os.cpu_count(), "cpu_model": _cpu_model(), "kernel": platform.release(),
             "python": platform.python_version(), "python_executable": sys.executable,
+            "sut_python": sut_interpreter(sut_python),
             "wrk": _tool_version(["wrk", "-v"], r"wrk (\S+)"),
             "nginx": _tool_version(["nginx", "-v"], r"nginx/(\S+)"),
             "lychgate_source": _lychgate_source(),
@@ -96,7 +114,7 @@ def _row(s: dict, reference: dict | None) -> str:
         return f"| {s['title']} | FAILED: {error} |{' |' * (HEADER.count('|') - 4)} {errors} |"
     failed = f" (stopped: {error})" if error else ""
     return (f"| {s['title']}{failed} | {s['rps_median']:,.0f} ({s['rps_min']:,.0f}–{s['rps_max']:,.0f}) "
-            f"| {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['sut_cpu_pct']:.0f} | {s['sut_cpu_us_per_req']:.1f} "
+            f"| {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['sut_cpu_pct']:.0f} | {s['sut_cpu_us_per_req']:.1f} ({s.get('sut_kernel_us_per_req', 0.0):.1f}) "
             f"| {_ratio(s, reference)} | {_paired(s, 'b')} | {_paired(s, 'c')} "
             f"| {s['wrk_cpu_pct']:.0f} | {s['other_cpu_pct_max']:.1f} | {errors} |")
 
@@ -118,7 +136,8 @@ def _header(meta: dict) -> list[str]:
             "",
             f"wrk -t1 -c{a['connections']} -d{a['duration']}s --latency; {order}; "
             "SUT pinned to CPU 0, wrk and backend to CPU 1.  ",
-            f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, kernel {m['kernel']}, Python {m['python']}.  ",
+            f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, kernel {m['kernel']}, Python {m['python']}; "
+            f"lychgate served by Python {m.get('sut_python', m['python'])}.  ",
             f"Versions: lychgate {m['lychgate']} (checkout {m['lychgate_source']}), wrk {m['wrk']}, "
             f"nginx {m['nginx']}, uvloop {m['uvloop']}, httptools {m['httptools']}.  ",
             f"Other processes' CPU just before the start: {meta['busy_before_pct']:.0f} % of one CPU.  ",
