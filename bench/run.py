@@ -25,6 +25,7 @@ import shutil
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from harness import report, scenarios
@@ -60,6 +61,9 @@ def parse_args() -> argparse.Namespace:
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")
     parser.add_argument("--sequential", action="store_true",
                         help="one scenario after the other instead of interleaved rounds")
+    parser.add_argument("--simultaneous", action="store_true",
+                        help="each round runs every scenario at once, the servers sharing CPU 0: "
+                             "ratios of CPU cost that the machine's drift cannot skew (not for i)")
     parser.add_argument("--output", type=Path, help="append the markdown table to this file")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that serves lychgate, with lychgate installed (default: this one)")
@@ -115,7 +119,7 @@ def _say(text: str) -> None:
 def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
     """Run the chosen scenarios, writing every record to ``results.jsonl`` at once."""
     results = out_dir / "results.jsonl"
-    mode = "sequential" if args.sequential else "interleaved"
+    mode = "sequential" if args.sequential else "simultaneous" if args.simultaneous else "interleaved"
     meta = {"type": "meta", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "results": str(results),
             "busy_before_pct": round(busy_before(), 1), "machine": report.machine(args.python),
             "settings": {"mode": mode, "runs": args.runs, "duration": args.duration,
@@ -128,7 +132,7 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
                 _progress(item)
 
         record(meta)
-        run = run_sequential if args.sequential else run_interleaved
+        run = run_sequential if args.sequential else partial(run_interleaved, simultaneous=args.simultaneous)
         summaries = run([SCENARIOS[key] for key in args.scenarios], runs=args.runs, duration=args.duration,
                         connections=args.connections, warmup=WARMUP_S, out_dir=out_dir, on_record=record, say=_say)
     return meta, summaries

@@ -25,6 +25,7 @@ import re
 import statistics
 import subprocess
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
@@ -186,8 +187,11 @@ class Slot:
                 on_record: Callable[[dict], None], idle: Iterable[int] = ()) -> None:
         """One timed run, recorded and handed to ``on_record``; fails if the SUT died meanwhile."""
         group.remember()
-        self.records.append({"type": "run", "scenario": self.scenario.key, "run": run,
-                             **measure_run(self.url, self.roots, duration, connections, self._script(), idle)})
+        self.record(run, measure_run(self.url, self.roots, duration, connections, self._script(), idle), on_record)
+
+    def record(self, run: int, result: dict, on_record: Callable[[dict], None]) -> None:
+        """Keep one timed run's ``result``; fails if the SUT died meanwhile."""
+        self.records.append({"type": "run", "scenario": self.scenario.key, "run": run, **result})
         on_record(self.records[-1])
         if self.sut.poll() is not None:
             raise ScenarioError(f"server under test exited with {self.sut.returncode} during run {run}")
@@ -243,10 +247,11 @@ def run_sequential(scenarios: list[Scenario], *, runs: int, duration: int, conne
 
 
 def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, connections: int, warmup: int,
-                    out_dir: Path, on_record: Callable[[dict], None], say: Callable[[str], None]) -> list[dict]:
+                    out_dir: Path, on_record: Callable[[dict], None], say: Callable[[str], None],
+                    simultaneous: bool = False) -> list[dict]:
     """Start every scenario's server (and one backend for all) up front, warm each up, then ``runs``
-    rounds of one timed run per scenario in order; stop everything; summaries with per-round ratios
-    to (b) and (c)."""
+    rounds of one timed run per scenario in order (``simultaneous``: all at once, see
+    ``_measure_together``); stop everything; summaries with per-round ratios to (b) and (c)."""
     slots = [Slot(scenario, out_dir) for scenario in scenarios]
     with ProcessGroup(out_dir / "logs") as group:
         backend, users = None, [slot for slot in slots if slot.scenario.needs_backend]
@@ -267,6 +272,9 @@ def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, conn
             slot.attempt(partial(slot.warm_up, warmup, connections), say)
         for run in range(1, runs + 1):
             say(f"round {run} of {runs}")
+            if simultaneous:
+                _measure_together(slots, group, run, duration, connections, on_record, say)
+                continue
             for slot in slots:
                 idle = [other.sut.pid for other in slots if other is not slot and other.sut]
                 slot.attempt(partial(slot.measure, group, run, duration, connections, on_record, idle), say)
@@ -275,3 +283,21 @@ def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, conn
     for summary in summaries:
         on_record(summary)
     return summaries
+
+
+def _measure_together(slots: list[Slot], group: ProcessGroup, run: int, duration: int, connections: int,
+                      on_record: Callable[[dict], None], say: Callable[[str], None]) -> None:
+    """One round with every scenario's wrk running at the same time. The servers under test then
+    share CPU 0, each getting an equal share while all are busy, so the ratio of two scenarios'
+    RPS is the ratio of their CPU costs per request, and whatever slows the machine down slows
+    them alike in the same seconds. Only for scenarios that keep their server busy (not one whose
+    waits on another process leave CPU idle, like (i): the others would take its share)."""
+    live = [slot for slot in slots if slot.error is None]
+    group.remember()
+    with ThreadPoolExecutor(max_workers=max(len(live), 1)) as pool:
+        started = [(slot, pool.submit(measure_run, slot.url, slot.roots, duration, connections, slot._script()))
+                   for slot in live]
+    for slot, result in started:
+        def record(slot: Slot = slot, result: Future = result) -> None:
+            slot.record(run, result.result(), on_record)
+        slot.attempt(record, say)

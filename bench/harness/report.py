@@ -127,7 +127,10 @@ def table(summaries: list[dict]) -> str:
 
 def _header(meta: dict) -> list[str]:
     m, a = meta["machine"], meta["settings"]
-    if a.get("mode") == "interleaved":
+    if a.get("mode") == "simultaneous":
+        order = (f"simultaneous: all servers started up front and warmed up {a['warmup']} s each, then "
+                 f"{a['runs']} rounds in which every scenario's wrk runs at the same time (the servers share CPU 0)")
+    elif a.get("mode") == "interleaved":
         order = (f"interleaved: all servers started up front and warmed up {a['warmup']} s each, then "
                  f"{a['runs']} rounds of one run per scenario in turn")
     else:
