@@ -12,14 +12,18 @@ Per-request work follows what the route needs: the locating stages run first (AP
 route); then a *plan* for that stage and route, made once and kept on the API's runtime, lists
 only the stages that apply to it. A stage marked ``@applies_when(predicate)`` is left out of a
 route's plan when the predicate, which reads configuration only, is false for it.
+
+A stage is a function of the context that returns None, or an awaitable when it has to wait.
+An ``async def`` stage always returns one. A plain function may return a coroutine on the paths
+that wait (a Lambda authorizer, a shared store) and None on the others (NONE, AWS_IAM, the memory
+store), which then cost no coroutine.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
-from typing import Callable, NamedTuple, Sequence
+from typing import Awaitable, Callable, NamedTuple, Sequence
 
 from lychgate import responses
 from lychgate.errors import ApiConfigurationError, GatewayError
@@ -27,7 +31,7 @@ from lychgate.pipeline.context import RequestContext
 from lychgate.pipeline.variables import lookup_for
 
 LOG = logging.getLogger(__name__)
-Stage = Callable[[RequestContext], object]
+Stage = Callable[[RequestContext], "Awaitable[None] | None"]
 
 
 def applies_when(predicate: Callable[[RequestContext], bool]):
@@ -42,7 +46,7 @@ def applies_when(predicate: Callable[[RequestContext], bool]):
 class Plan(NamedTuple):
     """The stages one route of one stage runs, after the locating stages."""
 
-    request: tuple[tuple[Stage, bool], ...]  # (stage, is async)
+    request: tuple[Stage, ...]
     response: tuple[Stage, ...]
     finalizers: tuple[Stage, ...]
 
@@ -50,9 +54,8 @@ class Plan(NamedTuple):
 class Pipeline:
     def __init__(self, locate_stages: Sequence[Stage], request_stages: Sequence[Stage],
                  response_stages: Sequence[Stage], finalizers: Sequence[Stage], dry_run: bool = False):
-        # Decided once here, not per request: which stages must be awaited.
-        self.locate_stages = [(s, inspect.iscoroutinefunction(s)) for s in locate_stages]
-        self.request_stages = [(s, inspect.iscoroutinefunction(s)) for s in request_stages]
+        self.locate_stages = tuple(locate_stages)
+        self.request_stages = tuple(request_stages)
         self.response_stages = tuple(response_stages)
         self.finalizers = tuple(finalizers)
         self.dry_run = dry_run  # stops before the integration: no response is not an error
@@ -77,12 +80,11 @@ class Pipeline:
         ctx.response_latency_ms = int((time.perf_counter() - ctx.started) * 1000)
 
     @staticmethod
-    async def _until_response(stages: Sequence[tuple[Stage, bool]], ctx: RequestContext) -> None:
-        for stage, is_async in stages:
-            if is_async:
-                await stage(ctx)
-            else:
-                stage(ctx)
+    async def _until_response(stages: Sequence[Stage], ctx: RequestContext) -> None:
+        for stage in stages:
+            pending = stage(ctx)
+            if pending is not None:
+                await pending
             if ctx.response is not None:
                 return
 
@@ -94,7 +96,7 @@ class Pipeline:
             def needed(stage: Stage) -> bool:
                 applies = getattr(stage, "applies", None)
                 return applies is None or bool(applies(ctx))
-            plan = ctx.api.plans[key] = Plan(tuple(s for s in self.request_stages if needed(s[0])),
+            plan = ctx.api.plans[key] = Plan(tuple(filter(needed, self.request_stages)),
                                              tuple(filter(needed, self.response_stages)),
                                              tuple(filter(needed, self.finalizers)))
         return plan

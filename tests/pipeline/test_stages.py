@@ -82,3 +82,37 @@ def test_chain_renders_errors_and_runs_response_stages(gateway):
     asyncio.run(pipeline.run(ok))
     assert (ok.response.status, ok.response.body) == (200, b"/items/3")
     assert [step.stage for step in ok.trace.steps] == ["resolve_api", "match_route", "authenticate", "authorize", "integrate"]
+
+
+def test_chain_awaits_what_a_plain_stage_returns_and_only_that(gateway):
+    """A stage returns None or an awaitable: a plain function may hand back a coroutine on the
+    paths that wait (a Lambda authorizer, a shared store) and decide at once on the others."""
+    from lychgate.pipeline.chain import Pipeline
+    from lychgate.pipeline import LOCATE_STAGES
+    from lychgate.pipeline.stages.respond import add_standard_headers
+    from lychgate.messages import Response
+    ran = []
+
+    async def answer_later(ctx):
+        await asyncio.sleep(0)
+        ran.append("awaited")
+        ctx.response = Response(200, [], b"later")
+
+    def decide_now_or_later(ctx):
+        ran.append("called")
+        return answer_later(ctx) if ctx.request.method == "GET" else None
+
+    def refuse_later_for_delete(ctx):
+        async def refuse():
+            raise AccessDenied(detail="refused after awaiting", cause="test")
+        return refuse()
+
+    pipeline = Pipeline(LOCATE_STAGES, [decide_now_or_later, refuse_later_for_delete], [add_standard_headers], [])
+    got = context(gateway, "GET", "/v1/items/3")
+    asyncio.run(pipeline.run(got))
+    assert ran == ["called", "awaited"] and got.response.body == b"later"  # the response stops the chain
+    ran.clear()
+    deleted = context(gateway, "DELETE", "/v1/items/3")
+    asyncio.run(pipeline.run(deleted))
+    assert ran == ["called"]  # None: nothing awaited, the next stage ran and its coroutine refused
+    assert deleted.response.status == 403 and deleted.error.detail == "refused after awaiting"

@@ -8,6 +8,8 @@ API keys) fail closed with a 500 and are reported at start-up.
 
 from __future__ import annotations
 
+from typing import Awaitable
+
 from lychgate.authorizers import iam, lambda_
 from lychgate.config.references import lambda_function
 from lychgate.iam import Decision
@@ -17,12 +19,13 @@ from lychgate.errors import AccessDenied, AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
 
 
-async def authenticate(ctx: RequestContext) -> None:
+def authenticate(ctx: RequestContext) -> Awaitable[None] | None:
+    """NONE and AWS_IAM decide at once; token and Lambda authorizers return the coroutine to await."""
     method = ctx.route.method
     kind = method.authorization_type
     if kind == "NONE":
         ctx.trace.add("authenticate", "anonymous", "the method's authorization type is NONE")
-        return
+        return None
     if kind == "AWS_IAM":
         project = ctx.gateway.project
         result = iam.authenticate(ctx.request, project.identities, project.region)
@@ -32,13 +35,11 @@ async def authenticate(ctx: RequestContext) -> None:
             raise result if ctx.api.rest else AccessDenied(detail=result.detail, cause=result.cause)
         ctx.caller = result
         ctx.trace.add("authenticate", "signed", (_signed_text, result))
-        return
+        return None
     if kind in ("COGNITO_USER_POOLS", "JWT"):
-        await _authenticate_token(ctx)
-        return
+        return _authenticate_token(ctx)
     if kind == "CUSTOM":
-        await _run_lambda_authorizer(ctx)
-        return
+        return _run_lambda_authorizer(ctx)
     raise AuthorizerConfigurationError(
         detail=f"authorization type {kind} is not supported by this version of lychgate: failing closed",
         cause="unsupported_authorization")

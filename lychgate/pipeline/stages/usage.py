@@ -10,6 +10,7 @@ must admit the request, in one atomic store call. A store that cannot be reached
 from __future__ import annotations
 
 import logging
+from typing import Awaitable
 
 from lychgate.config.model import Throttle
 from lychgate.errors import ApiConfigurationError, QuotaExceeded, Throttled
@@ -103,7 +104,8 @@ def _limits(ctx: RequestContext) -> RequestLimits | None:
 
 @applies_when(lambda ctx: ctx.route.method.api_key_required or ctx.stage.throttle is not None
               or bool(ctx.stage.method_throttle))
-async def throttle(ctx: RequestContext) -> None:
+def throttle(ctx: RequestContext) -> Awaitable[None] | None:
+    """The memory store decides at once; a shared store returns the coroutine that awaits it."""
     admission = ctx.usage_admission
     if admission is not None:  # found here (no call) once admitted_limits made them
         route = (ctx.route.method.resource_path, ctx.request.method)
@@ -111,24 +113,37 @@ async def throttle(ctx: RequestContext) -> None:
     else:
         request_limits = limits(ctx)
     if request_limits is None:
-        return
+        return None
     limiter = ctx.gateway.limiter
+    decide_now = limiter.decide_now
+    if decide_now is None:
+        return _settle_in_store(ctx, request_limits)
+    # The memory store: Limiter.settle_now's steps, without its call.
+    now = limiter.clock()
+    counts = request_limits.counts
+    if not counts.since <= now < counts.until:
+        counts = request_limits.counts_on(int(now // 86400))
+    decided = decide_now(counts.prepared, now)
+    if decided[0] is None:  # admitted, as _conclude records it, without its call
+        ctx.trace.recorded.append(("throttle", "admitted", (describe_decision, decided, request_limits, counts)))
+        return None
+    _conclude(ctx, decided, request_limits, counts)
+    return None
+
+
+async def _settle_in_store(ctx: RequestContext, request_limits: RequestLimits) -> None:
     try:
-        decide_now = limiter.decide_now
-        if decide_now is not None:  # the memory store: Limiter.settle_now's steps, without its call
-            now = limiter.clock()
-            counts = request_limits.counts
-            if not counts.since <= now < counts.until:
-                counts = request_limits.counts_on(int(now // 86400))
-            decided = decide_now(counts.prepared, now)
-        else:
-            decided, counts = await limiter.settle(request_limits)
+        decided, counts = await ctx.gateway.limiter.settle(request_limits)
     except StoreUnavailable as exc:
         LOG.error("%s %s", ctx.request_id, exc)
         if ctx.gateway.project.on_state_failure == "allow":
             ctx.trace.add("throttle", "skipped", f"{exc}; on_state_failure: allow lets the request through")
             return
         raise ApiConfigurationError(detail=str(exc), cause="state_store_unavailable") from exc
+    _conclude(ctx, decided, request_limits, counts)
+
+
+def _conclude(ctx: RequestContext, decided, request_limits: RequestLimits, counts) -> None:
     if decided[0] is None:  # admitted: no Verdict, the trace's sentence is made when read
         ctx.trace.recorded.append(("throttle", "admitted", (describe_decision, decided, request_limits, counts)))
         return
