@@ -7,13 +7,16 @@ server under test pinned to CPU 0, on a free port; the backend and wrk run on CP
 answer and warmed up for 2 s, then N rounds give each scenario in turn one timed
 ``wrk -t1 -cC -dDs --latency`` run, so runs of different scenarios are seconds apart and the
 per-round RPS ratios to (b) and (c) survive a machine whose speed drifts from minute to minute.
-``--sequential`` instead starts, measures N times and stops one scenario after the other. CPU
+``--sequential`` instead starts, measures N times and stops one scenario after the other;
+``--simultaneous`` runs every scenario's wrk at once in each round, so that the servers share
+CPU 0 and their RPS ratio is a CPU-cost ratio (bench/README.md says when to use it). CPU
 time is sampled around every run. Everything started is stopped at the end, also on errors,
 Ctrl-C and SIGTERM, and a markdown table is printed. Raw results go to ``results.jsonl`` in a new
 folder under ``/tmp/lychgate-bench``; ``--output FILE`` appends the table to FILE. It installs
 nothing: wrk and nginx must be on PATH (README.md says how).
 
-    python bench/run.py [--runs 3] [--duration 10] [--connections 32] [--scenarios a,b,c,d] [--sequential]
+    python bench/run.py [--runs 3] [--duration 10] [--connections 32] [--scenarios a,b,c,d]
+                        [--sequential | --simultaneous] [--python PATH] [--output FILE]
 """
 
 from __future__ import annotations
@@ -59,11 +62,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=_positive, default=32, help="wrk connections (default 32)")
     parser.add_argument("--scenarios", type=_scenario_keys, default=list(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")
-    parser.add_argument("--sequential", action="store_true",
-                        help="one scenario after the other instead of interleaved rounds")
-    parser.add_argument("--simultaneous", action="store_true",
-                        help="each round runs every scenario at once, the servers sharing CPU 0: "
-                             "ratios of CPU cost that the machine's drift cannot skew (not for i)")
+    order = parser.add_mutually_exclusive_group()
+    order.add_argument("--sequential", action="store_true",
+                       help="one scenario after the other instead of interleaved rounds")
+    order.add_argument("--simultaneous", action="store_true",
+                       help="each round runs every scenario at once, the servers sharing CPU 0: "
+                            "ratios of CPU cost that the machine's drift cannot skew (not for i)")
     parser.add_argument("--output", type=Path, help="append the markdown table to this file")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that serves lychgate, with lychgate installed (default: this one)")

@@ -5,8 +5,8 @@ terminal reaches only the harness, which then stops them in order), with its out
 file. ``ProcessGroup`` remembers every process-tree member it has seen, by PID and start time,
 so that stopping can SIGTERM the roots, SIGKILL them after a grace period, and finally SIGKILL
 any descendant left behind without ever signalling a PID that was reused by someone else. CPU
-time is user+system ticks from ``/proc/PID/stat`` (and the system part apart) (with the children a process has reaped)
-summed over a whole tree; snapshots of every process and of the first line of ``/proc/stat``
+time is user+system ticks from ``/proc/PID/stat`` (with the children a process has reaped), and
+the system part apart, summed over a whole tree; snapshots of every process and of the first line of ``/proc/stat``
 also tell how much CPU processes the harness did not start used during a measurement.
 """
 

@@ -76,8 +76,8 @@ print(platform.python_version(), "libpython.so" if shared else "static")
 
 
 def sut_interpreter(python: str) -> str:
-    """``python``'s version and whether its interpreter is linked as a shared libpython, which
-    (with no PGO/LTO, as pyenv builds by default) costs this code about a third of its speed."""
+    """``python``'s version and whether its interpreter is linked as a shared libpython (as pyenv
+    builds it by default, without PGO/LTO: about 10 % of lychgate's speed, RESULTS.md session 7)."""
     try:
         done = subprocess.run([python, "-c", _INTERPRETER_PROBE], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -114,7 +114,8 @@ def _row(s: dict, reference: dict | None) -> str:
         return f"| {s['title']} | FAILED: {error} |{' |' * (HEADER.count('|') - 4)} {errors} |"
     failed = f" (stopped: {error})" if error else ""
     return (f"| {s['title']}{failed} | {s['rps_median']:,.0f} ({s['rps_min']:,.0f}–{s['rps_max']:,.0f}) "
-            f"| {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['sut_cpu_pct']:.0f} | {s['sut_cpu_us_per_req']:.1f} ({s.get('sut_kernel_us_per_req', 0.0):.1f}) "
+            f"| {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['sut_cpu_pct']:.0f} "
+            f"| {s['sut_cpu_us_per_req']:.1f} ({s.get('sut_kernel_us_per_req', 0.0):.1f}) "
             f"| {_ratio(s, reference)} | {_paired(s, 'b')} | {_paired(s, 'c')} "
             f"| {s['wrk_cpu_pct']:.0f} | {s['other_cpu_pct_max']:.1f} | {errors} |")
 
