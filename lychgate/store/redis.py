@@ -43,7 +43,7 @@ from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from lychgate.store.base import (BucketSpec, Counter, Outcome, StoreUnavailable, Tally, encode_record,
+from lychgate.store.base import (BucketSpec, Counter, Decision, Outcome, StoreUnavailable, Tally, encode_record,
                                  float_param, parse_query, redact, refusal)
 from lychgate.store.resp import Address, RespClient, bulk, pack, pack_prefix
 
@@ -260,7 +260,16 @@ class RedisStore:
             if len(groups) == 1:
                 return await self._consume_group(groups[0], buckets, counters, tallies, now)
             return await self._consume_spread(groups, buckets, counters, tallies, now)
-        # Single server: queue the script; _flush sends the queue as one pipeline.
+        return Outcome.of(await self.decide_soon(buckets, counters, tallies, now))
+
+    def decide_soon(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally],
+                    now: float) -> asyncio.Future[Decision] | None:
+        """``consume``'s decision on a future the caller awaits itself (``Limiter.settle_soon``):
+        on a single server the script joins this loop turn's pipeline (``_flush``) and the batch's
+        callback (``_answer``) reads its reply into a ``Decision``, so no coroutine of the store's
+        is suspended per request. None on a Redis Cluster (``consume`` there) or with no limit."""
+        if self._cluster or not (buckets or counters or tallies):
+            return None
         loop = asyncio.get_running_loop()
         if self._queue_loop is not loop:  # first call, or a new loop: forget what a stopped one left
             self._queue, self._batches, self._flush_handle, self._queue_loop = [], set(), None, loop
@@ -272,10 +281,7 @@ class RedisStore:
         queue.append((packed, bulk(b"%d" % _micros(now)), future))
         if len(queue) >= MAX_BATCH:
             self._flush()
-        reply = await future  # kind, index, tokens (strings: Lua would truncate them), counts (integers)
-        nb = len(buckets)
-        kind = reply[0]
-        return Outcome((kind, reply[1]) if kind else None, tuple(map(float, reply[2:2 + nb])), tuple(reply[2 + nb:]))
+        return future
 
     def _flush(self) -> None:
         """Send the queued CONSUME scripts as one pipeline. A caller that is cancelled only stops
@@ -340,7 +346,7 @@ class RedisStore:
             if future.done():  # its caller was cancelled; the script ran all the same
                 continue
             if not isinstance(reply, Exception):
-                future.set_result(reply)
+                future.set_result(_decision(reply, entry[0].bucket_count))
             elif isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT"):
                 again.append(entry)
             else:  # the connection failed, or this script alone (e.g. OOM): StoreUnavailable
@@ -475,13 +481,22 @@ class _Packed:
     script's client CPU; the limits of a route and API key (and the counters of a day) are the
     same tuples on every request, so this is made once for them (``RedisStore._pack``)."""
 
-    __slots__ = ("evalsha", "eval", "sources")
+    __slots__ = ("evalsha", "eval", "sources", "bucket_count")
 
     def __init__(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally]) -> None:
         args = _consume_args(buckets, counters, tallies, 0.0)
         self.evalsha = pack_prefix(("EVALSHA", CONSUME_SHA, *args))
         self.eval = pack_prefix(("EVAL", CONSUME, *args))
         self.sources = (buckets, counters, tallies)  # alive while cached: their ids stay theirs
+        self.bucket_count = len(buckets)
+
+
+def _decision(reply: list[Any], bucket_count: int) -> Decision:
+    """CONSUME's reply (kind, index, tokens as strings: Lua would truncate them, counts as
+    integers) as a ``Decision``."""
+    kind = reply[0]
+    return ((kind, reply[1]) if kind else None, [float(t) for t in reply[2:2 + bucket_count]],
+            reply[2 + bucket_count:])
 
 
 def _address(pool: ConnectionPool) -> Address:
@@ -492,7 +507,8 @@ def _address(pool: ConnectionPool) -> Address:
 
 
 _Queued = tuple[_Packed, bytes, asyncio.Future[Any]]
-"""A CONSUME call waiting for its reply: its packed command, its ``now`` (``bulk``), its future."""
+"""A CONSUME call waiting for its reply: its packed command, its ``now`` (``bulk``), the future
+of its ``Decision``."""
 
 
 def _script_input(group: _Group, buckets: Sequence[BucketSpec], counters: Sequence[Counter],

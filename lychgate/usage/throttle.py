@@ -18,6 +18,7 @@ calls its own best-effort targets (§7).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from dataclasses import dataclass
@@ -261,6 +262,9 @@ class Limiter:
         # prepared beforehand (``DayCounts.prepared``), without a coroutine; ``settle_now``
         # calls it, saving two coroutines on every request.
         self.decide_now: Callable[..., Decision] | None = getattr(store, "decide", None)
+        # A store that pipelines (Redis, one server) offers ``decide_soon``: a future of the
+        # decision, which ``settle_soon`` hands to the throttle stage to await itself.
+        self.decide_soon: Callable[..., asyncio.Future[Decision] | None] | None = getattr(store, "decide_soon", None)
 
     async def check(self, buckets: Sequence[BucketSpec], quota: QuotaSpec | None = None,
                     now: float | None = None, *, usage_key: str | None = None) -> Verdict:
@@ -291,6 +295,18 @@ class Limiter:
         if not counts.since <= now < counts.until:
             counts = limits.counts_on(int(now // 86400))
         return self.decide_now(counts.prepared, now), counts
+
+    def settle_soon(self, limits: RequestLimits, now: float | None = None
+                    ) -> tuple[asyncio.Future[Decision], DayCounts] | None:
+        """``settle`` as a future of the decision that the caller awaits itself, with the day's
+        counts, for a store that offers ``decide_soon``: no coroutine suspended per request but
+        the caller's. None: the store has no such path here; await ``settle``."""
+        if self.decide_soon is None:
+            return None
+        now = self.clock() if now is None else now
+        counts = limits.counts_on(int(now // 86400))
+        future = self.decide_soon(limits.buckets, counts.counters, counts.tallies, now)
+        return None if future is None else (future, counts)
 
     async def take(self, key: str, rate: float, burst: int, now: float | None = None) -> Verdict:
         """One token from the single bucket ``key`` (``rate`` per second, ``burst`` tokens)."""

@@ -396,3 +396,28 @@ def test_a_bucket_written_after_the_clock_went_back_lives_until_full_again_from_
     with redis.Redis(port=redis_server.port) as client:
         ttl_ms = client.pttl(redis_store.bucket_name("ttl-after-clock-back"))
     assert 459_000 < ttl_ms <= 460_000  # 200 s ahead + 200 s to refill 2 tokens + a minute
+
+
+def test_settle_soon_hands_over_the_batched_future_and_decides_as_settle(redis_url, with_store, monkeypatch):
+    """The throttle stage awaits the store's own future (``Limiter.settle_soon``): the decisions
+    are ``settle``'s, a refusal names the same limit, and the calls of one turn share a pipeline.
+    The memory store decides at once and has no such future."""
+    from lychgate.usage.throttle import RequestLimits
+
+    limits = RequestLimits([BucketSpec("soon-bucket", 0.0, 3)], QuotaSpec("soon-quota", 5, "DAY"), "soon-usage")
+    twin = RequestLimits([BucketSpec("settle-bucket", 0.0, 3)], QuotaSpec("settle-quota", 5, "DAY"), "settle-usage")
+
+    async def body(store):
+        sent = _count_pipelines(monkeypatch)
+        limiter = Limiter(store, clock=lambda: NOW)
+        soon = [limiter.settle_soon(limits) for _ in range(4)]
+        assert all(isinstance(future, asyncio.Future) for future, _ in soon)
+        decided = [await future for future, _ in soon]
+        settled = [(await limiter.settle(twin))[0] for _ in range(4)]
+        return decided, settled, sent
+
+    decided, settled, sent = with_store(redis_url, body)
+    assert [d[0] for d in decided] == [None, None, None, ("bucket", 0)]
+    assert [(d[0], list(d[1]), list(d[2])) for d in decided] == [(s[0], list(s[1]), list(s[2])) for s in settled]
+    assert [len([c for c in p if c == "EVALSHA"]) for p in sent][0] == 4  # the four of one turn, together
+    assert Limiter(open_store("memory")).settle_soon(limits) is None

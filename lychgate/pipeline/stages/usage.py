@@ -132,8 +132,13 @@ def throttle(ctx: RequestContext) -> Awaitable[None] | None:
 
 
 async def _settle_in_store(ctx: RequestContext, request_limits: RequestLimits) -> None:
+    limiter = ctx.gateway.limiter
     try:
-        decided, counts = await ctx.gateway.limiter.settle(request_limits)
+        soon = limiter.settle_soon(request_limits)  # Redis, one server: its future, awaited here
+        if soon is not None:
+            decided, counts = await soon[0], soon[1]
+        else:
+            decided, counts = await limiter.settle(request_limits)
     except StoreUnavailable as exc:
         LOG.error("%s %s", ctx.request_id, exc)
         if ctx.gateway.project.on_state_failure == "allow":
