@@ -9,14 +9,15 @@ answer and warmed up for 2 s, then N rounds give each scenario in turn one timed
 per-round RPS ratios to (b) and (c) survive a machine whose speed drifts from minute to minute.
 ``--sequential`` instead starts, measures N times and stops one scenario after the other;
 ``--simultaneous`` runs every scenario's wrk at once in each round, so that the servers share
-CPU 0 and their RPS ratio is a CPU-cost ratio (bench/README.md says when to use it). CPU
+CPU 0 and their RPS ratio is a CPU-cost ratio; ``--sliced MS`` also runs them at once, but the
+servers take turns on CPU 0, MS milliseconds each (bench/README.md says when to use which). CPU
 time is sampled around every run. Everything started is stopped at the end, also on errors,
 Ctrl-C and SIGTERM, and a markdown table is printed. Raw results go to ``results.jsonl`` in a new
 folder under ``/tmp/lychgate-bench``; ``--output FILE`` appends the table to FILE. It installs
 nothing: wrk and nginx must be on PATH (README.md says how).
 
     python bench/run.py [--runs 3] [--duration 10] [--connections 32] [--scenarios a,b,c,d]
-                        [--sequential | --simultaneous] [--python PATH] [--output FILE]
+                        [--sequential | --simultaneous | --sliced MS] [--python PATH] [--output FILE]
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def parse_args() -> argparse.Namespace:
     order.add_argument("--simultaneous", action="store_true",
                        help="each round runs every scenario at once, the servers sharing CPU 0: "
                             "ratios of CPU cost that the machine's drift cannot skew (not for i)")
+    order.add_argument("--sliced", type=_positive, metavar="MS",
+                       help="each round runs every scenario at once, the servers taking turns on CPU 0 "
+                            "for MS milliseconds each: drift-proof and unbiased ratios (any scenario)")
     parser.add_argument("--output", type=Path, help="append the markdown table to this file")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that serves lychgate, with lychgate installed (default: this one)")
@@ -123,11 +127,13 @@ def _say(text: str) -> None:
 def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
     """Run the chosen scenarios, writing every record to ``results.jsonl`` at once."""
     results = out_dir / "results.jsonl"
-    mode = "sequential" if args.sequential else "simultaneous" if args.simultaneous else "interleaved"
+    mode = ("sequential" if args.sequential else "simultaneous" if args.simultaneous
+            else "sliced" if args.sliced else "interleaved")
     meta = {"type": "meta", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "results": str(results),
             "busy_before_pct": round(busy_before(), 1), "machine": report.machine(args.python),
             "settings": {"mode": mode, "runs": args.runs, "duration": args.duration,
-                         "connections": args.connections, "warmup": WARMUP_S, "scenarios": args.scenarios}}
+                         "connections": args.connections, "warmup": WARMUP_S, "scenarios": args.scenarios,
+                         **({"slice_ms": args.sliced} if args.sliced else {})}}
     with open(results, "a") as sink:
         def record(item: dict) -> None:
             sink.write(json.dumps(item) + "\n")
@@ -136,7 +142,8 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> tuple[dict, list[dict]]:
                 _progress(item)
 
         record(meta)
-        run = run_sequential if args.sequential else partial(run_interleaved, simultaneous=args.simultaneous)
+        run = run_sequential if args.sequential else partial(
+            run_interleaved, simultaneous=args.simultaneous, slice_s=args.sliced / 1000 if args.sliced else None)
         summaries = run([SCENARIOS[key] for key in args.scenarios], runs=args.runs, duration=args.duration,
                         connections=args.connections, warmup=WARMUP_S, out_dir=out_dir, on_record=record, say=_say)
     return meta, summaries

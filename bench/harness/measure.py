@@ -19,6 +19,7 @@ run, ``scenario`` per summary) is handed to a callback as soon as it exists.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
 from harness import wrk
-from harness.procs import ProcessGroup, cpu_snapshot, cpu_used, free_port
+from harness.procs import ProcessGroup, TimeSlicer, cpu_snapshot, cpu_used, free_port
 from harness.scenarios import ITEM_PATH, Scenario, backend_command
 
 SUT_CPU, LOADGEN_CPU = 0, 1
@@ -86,11 +87,12 @@ def measure_run(url: str, roots: dict[str, int], duration: int, connections: int
     harness's (never "other"), and is recorded as ``idle_cpu_pct``."""
     every = {**roots, **{f"idle {pid}": pid for pid in idle}}
     before = cpu_snapshot(every)
+    started = time.monotonic()
     text, wrk_cpu = wrk.run(url, duration=duration, connections=connections, cpu=LOADGEN_CPU, script=script)
     used = cpu_used(before, cpu_snapshot(every))
     record = wrk.parse(text)
     wall, sut = used["wall"], used["trees"]["sut"]
-    record.update(wall_s=round(wall, 3),
+    record.update(wall_s=round(wall, 3), started=started,
                   sut_cpu_pct=round(100 * sut / wall, 1),
                   sut_cpu_us_per_req=round(1e6 * sut / max(record["requests"], 1), 2),
                   sut_kernel_us_per_req=round(1e6 * used["trees_system"]["sut"] / max(record["requests"], 1), 2),
@@ -248,7 +250,7 @@ def run_sequential(scenarios: list[Scenario], *, runs: int, duration: int, conne
 
 def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, connections: int, warmup: int,
                     out_dir: Path, on_record: Callable[[dict], None], say: Callable[[str], None],
-                    simultaneous: bool = False) -> list[dict]:
+                    simultaneous: bool = False, slice_s: float | None = None) -> list[dict]:
     """Start every scenario's server (and one backend for all) up front, warm each up, then ``runs``
     rounds of one timed run per scenario in order (``simultaneous``: all at once, see
     ``_measure_together``); stop everything; summaries with per-round ratios to (b) and (c)."""
@@ -272,8 +274,8 @@ def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, conn
             slot.attempt(partial(slot.warm_up, warmup, connections), say)
         for run in range(1, runs + 1):
             say(f"round {run} of {runs}")
-            if simultaneous:
-                _measure_together(slots, group, run, duration, connections, on_record, say)
+            if simultaneous or slice_s:
+                _measure_together(slots, group, run, duration, connections, on_record, say, slice_s)
                 continue
             for slot in slots:
                 idle = [other.sut.pid for other in slots if other is not slot and other.sut]
@@ -286,18 +288,41 @@ def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, conn
 
 
 def _measure_together(slots: list[Slot], group: ProcessGroup, run: int, duration: int, connections: int,
-                      on_record: Callable[[dict], None], say: Callable[[str], None]) -> None:
+                      on_record: Callable[[dict], None], say: Callable[[str], None],
+                      slice_s: float | None = None) -> None:
     """One round with every scenario's wrk running at the same time. The servers under test then
     share CPU 0, each getting an equal share while all are busy, so the ratio of two scenarios'
     RPS is the ratio of their CPU costs per request, and whatever slows the machine down slows
     them alike in the same seconds. Only for scenarios that keep their server busy (not one whose
-    waits on another process leave CPU idle, like (i): the others would take its share)."""
+    waits on another process leave CPU idle, like (i): the others would take its share).
+
+    ``slice_s``: the servers take turns instead, one running at a time for ``slice_s`` (a
+    ``TimeSlicer``), so none evicts another's caches request by request, and one that waits (i)
+    leaves the core idle as it would alone. A run's ``rps`` is then its requests per second of its
+    own turns (``time_share`` of the round); its latencies include the others' turns."""
     live = [slot for slot in slots if slot.error is None]
     group.remember()
-    with ThreadPoolExecutor(max_workers=max(len(live), 1)) as pool:
-        started = [(slot, pool.submit(measure_run, slot.url, slot.roots, duration, connections, slot._script()))
-                   for slot in live]
+    slicer = TimeSlicer({slot.scenario.key: slot.sut.pid for slot in live}, slice_s, LOADGEN_CPU) if slice_s else None
+    if slicer:
+        slicer.start()
+    try:
+        with ThreadPoolExecutor(max_workers=max(len(live), 1)) as pool:
+            started = [(slot, pool.submit(measure_run, slot.url, slot.roots, duration, connections, slot._script()))
+                       for slot in live]
+            for _, result in started:
+                with contextlib.suppress(Exception):  # each slot reports its own failure below
+                    result.result()
+    finally:
+        if slicer:
+            slicer.stop()
     for slot, result in started:
         def record(slot: Slot = slot, result: Future = result) -> None:
-            slot.record(run, result.result(), on_record)
+            outcome = result.result()
+            if slicer:
+                # wrk's window starts within milliseconds of ``started``; the turns in it are the SUT's time
+                ran = slicer.running_within(slot.scenario.key, outcome["started"], outcome["started"] + outcome["seconds"])
+                share = ran / outcome["seconds"]
+                outcome.update(time_share=round(share, 4), rps_wall=outcome["rps"], rps=round(outcome["requests"] / ran, 2),
+                               sut_cpu_pct=round(outcome["sut_cpu_pct"] / share, 1))
+            slot.record(run, outcome, on_record)
         slot.attempt(record, say)

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -174,3 +175,52 @@ class ProcessGroup:
                 except ProcessLookupError:
                     pass
         self.seen.clear()
+
+
+class TimeSlicer:
+    """Lets one process group at a time run, in turn, ``slice_s`` each (SIGSTOP / SIGCONT), from
+    ``start`` until ``stop``, which resumes them all. The groups' loads can then run at once
+    without sharing a core at the scheduler's granularity: each group has the core to itself for a
+    slice at a time, with warm caches, and a slow spell of the machine lasting longer than a few
+    slices hits every group alike. ``running_within`` tells how long a group had its turns in a
+    window (a load's window need not hold whole rotations: a slice more or less would skew it)."""
+
+    def __init__(self, groups: dict[str, int], slice_s: float, cpu: int):
+        self.groups, self.slice_s, self.cpu = groups, slice_s, cpu
+        self.turns: list[tuple[str, float, float]] = []  # (group, from, to), monotonic
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._rotate, name="time-slicer", daemon=True)
+
+    def _signal(self, label: str, sig: int) -> None:
+        try:
+            os.killpg(self.groups[label], sig)
+        except ProcessLookupError:  # it died: the harness reports that after the run
+            pass
+
+    def start(self) -> None:
+        for label in self.groups:
+            self._signal(label, signal.SIGSTOP)
+        self._thread.start()
+
+    def _rotate(self) -> None:
+        os.sched_setaffinity(0, {self.cpu})  # this thread only: off the core the groups take turns on
+        labels = list(self.groups)
+        turn = 0
+        while not self._done.is_set():
+            label = labels[turn % len(labels)]
+            began = time.monotonic()
+            self._signal(label, signal.SIGCONT)
+            self._done.wait(self.slice_s)
+            self._signal(label, signal.SIGSTOP)
+            self.turns.append((label, began, time.monotonic()))
+            turn += 1
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        for label in self.groups:
+            self._signal(label, signal.SIGCONT)
+
+    def running_within(self, label: str, start: float, end: float) -> float:
+        """Seconds of ``label``'s turns between ``start`` and ``end`` (monotonic)."""
+        return sum(max(0.0, min(to, end) - max(began, start)) for who, began, to in self.turns if who == label)

@@ -131,6 +131,10 @@ def _header(meta: dict) -> list[str]:
     if a.get("mode") == "simultaneous":
         order = (f"simultaneous: all servers started up front and warmed up {a['warmup']} s each, then "
                  f"{a['runs']} rounds in which every scenario's wrk runs at the same time (the servers share CPU 0)")
+    elif a.get("mode") == "sliced":
+        order = (f"sliced: all servers started up front and warmed up {a['warmup']} s each, then {a['runs']} rounds "
+                 f"in which every scenario's wrk runs at the same time and the servers take turns on CPU 0, "
+                 f"{a['slice_ms']} ms each (RPS per second of a server's own turns; latencies include the others' turns)")
     elif a.get("mode") == "interleaved":
         order = (f"interleaved: all servers started up front and warmed up {a['warmup']} s each, then "
                  f"{a['runs']} rounds of one run per scenario in turn")

@@ -71,7 +71,8 @@ def _search(pattern: str, text: str) -> re.Match:
 
 def parse(text: str) -> dict:
     """The numbers of one wrk report."""
-    result = {"requests": int(_search(r"(\d+) requests in", text).group(1)),
+    counted = _search(r"(\d+) requests in (\S+),", text)
+    result = {"requests": int(counted.group(1)), "seconds": _ms(counted.group(2)) / 1e3,
               "rps": float(_search(r"^Requests/sec:\s+([\d.]+)", text).group(1))}
     for pct in ("50", "75", "90", "99"):
         result[f"p{pct}_ms"] = _ms(_search(rf"^\s+{pct}%\s+(\S+)", text).group(1))
