@@ -132,15 +132,17 @@ class Prepared:
     as ``settle``'s entries, the counters' limits, each counter as ((key, window), limit,
     expiry) and each tally as ((key, window), expiry). The limits of a route and API key are the
     same on every request, so whoever keeps them can keep this too
-    (``lychgate.usage.throttle.DayCounts``)."""
+    (``lychgate.usage.throttle.DayCounts``). ``bound`` is the memory store's: its cells for
+    these limits (``MemoryStore.decide``)."""
 
-    __slots__ = ("buckets", "limits", "counters", "tallies")
+    __slots__ = ("buckets", "limits", "counters", "tallies", "bound")
 
     def __init__(self, buckets: Sequence[BucketSpec], counters: Sequence[Counter], tallies: Sequence[Tally]) -> None:
         self.buckets: tuple[BucketEntry, ...] = tuple((b.key, b.rate, float(b.burst)) for b in buckets)
         self.limits = tuple(counter.limit for counter in counters)
         self.counters = tuple(((c.key, c.window), c.limit, c.expires_at) for c in counters)
         self.tallies = tuple(((tally.key, tally.window), tally.expires_at) for tally in tallies)
+        self.bound: tuple | None = None
 
 
 def settle(buckets: Sequence[BucketEntry], read: Callable[[str], Sequence[float] | None],
