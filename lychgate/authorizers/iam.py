@@ -70,12 +70,12 @@ class _Callers(dict):
 
 # What is known about the keys of the identity store in use: a reload brings a new store, and
 # the first request it serves starts afresh. At most one entry per key of the store.
-_known: tuple[IdentityStore | None, _Credentials | None, _Callers | None] = (None, None, None)
+_known: tuple = (None, None, None)  # (store, its _Credentials' lookup, its _Callers)
 
 
-def _start_knowing(store: IdentityStore) -> tuple[IdentityStore, _Credentials, _Callers]:
+def _start_knowing(store: IdentityStore) -> tuple:
     global _known
-    _known = (store, _Credentials(store), _Callers(store))
+    _known = (store, _Credentials(store).__getitem__, _Callers(store))
     return _known
 
 
@@ -106,10 +106,10 @@ def authenticate(request: Request, identities: IdentityStore | None, region: str
         now = time.time()
     # The one pass first, called directly (a call less than through ``verify``), as ``verify`` would.
     result = verify_sdk_request(request.method, request.raw_path, request.raw_query, request.headers, request.body,
-                                known[1].__getitem__, region, "execute-api", now, False)
+                                known[1], region, "execute-api", now, False)
     if result is None:
         result = verify(request.method, request.raw_path, request.raw_query, request.headers, request.body,
-                        lookup=known[1].__getitem__, region=region, now=now, one_pass=False)
+                        lookup=known[1], region=region, now=now, one_pass=False)
     if type(result) is SigV4Error:
         return _about_this_request(sigv4_error(result), request)
     return known[2][result.access_key_id]
@@ -196,10 +196,10 @@ class DecisionMemo:
         # (identity, resource policy, evaluation): the objects kept and compared, so an id reused by
         # another object can never hit.
         self._static: dict[tuple, tuple] = {}
-        self._evaluations: dict[tuple, tuple] = {}
+        self.evaluations: dict[tuple, tuple] = {}  # read by the authorize stage itself
 
     def get(self, identity: Identity | None, resource_policy: Policy | None, arn: Hashable) -> Evaluation | None:
-        found = self._evaluations.get((id(identity), arn))
+        found = self.evaluations.get((id(identity), arn))
         return found[2] if found is not None and found[0] is identity and found[1] is resource_policy else None
 
     def is_static(self, identity: Identity | None, resource_policy: Policy | None) -> bool:
@@ -213,9 +213,9 @@ class DecisionMemo:
 
     def put(self, identity: Identity | None, resource_policy: Policy | None, arn: Hashable,
             evaluation: Evaluation) -> None:
-        if len(self._evaluations) >= self.MAX_ENTRIES:
-            self._evaluations.clear()
-        self._evaluations[(id(identity), arn)] = (identity, resource_policy, evaluation)
+        if len(self.evaluations) >= self.MAX_ENTRIES:
+            self.evaluations.clear()
+        self.evaluations[(id(identity), arn)] = (identity, resource_policy, evaluation)
 
 
 def authorize(*, method_arn: str, request: Request, region: str, account_id: str, caller: Caller | None,

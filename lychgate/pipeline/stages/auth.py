@@ -18,6 +18,8 @@ from lychgate.pipeline.facts import ContextFacts, method_arn
 from lychgate.errors import AccessDenied, AuthorizerConfigurationError
 from lychgate.pipeline.context import RequestContext
 
+_ALLOW = Decision.ALLOW
+
 
 def authenticate(ctx: RequestContext) -> Awaitable[None] | None:
     """NONE and AWS_IAM decide at once; token and Lambda authorizers return the coroutine to await."""
@@ -34,7 +36,7 @@ def authenticate(ctx: RequestContext) -> Awaitable[None] | None:
             # HTTP APIs answer every IAM authentication failure 403 Forbidden (docs/aws-behaviour.md).
             raise result if ctx.api.rest else AccessDenied(detail=result.detail, cause=result.cause)
         ctx.caller = result
-        ctx.trace.add("authenticate", "signed", (_signed_text, result))
+        ctx.trace.recorded.append(("authenticate", "signed", (_signed_text, result)))  # DecisionTrace.add's step
         return None
     if kind in ("COGNITO_USER_POOLS", "JWT"):
         return _authenticate_token(ctx)
@@ -127,19 +129,23 @@ def authorize(ctx: RequestContext) -> None:
             _resource_policy_after_authorizer(ctx, policy)
         return
     caller = ctx.caller
+    identity = caller.identity if caller else None
     memo = ctx.gateway.decisions
     call = (api.id, ctx.stage.name, ctx.request.method, ctx.path)  # names the method ARN in this gateway
-    evaluation = memo.get(caller.identity if caller else None, policy, call)
-    if evaluation is None:  # not remembered: decided from the method ARN
+    # DecisionMemo.get, without its call (it runs on every request)
+    found = memo.evaluations.get((id(identity), call))
+    if found is not None and found[0] is identity and found[1] is policy:
+        evaluation = found[2]
+    else:  # not remembered: decided from the method ARN
         project = ctx.gateway.project
         evaluation = iam.authorize(method_arn=method_arn(ctx), request=ctx.request, region=project.region,
                                    account_id=project.account_id, caller=caller, resource_policy=policy,
                                    memo=memo, memo_key=call)
     ctx.decision = evaluation
-    if evaluation.decision is not Decision.ALLOW:
+    if evaluation.decision is not _ALLOW:
         ctx.trace.add("authorize", evaluation.decision.value, evaluation.rule)
         raise iam.denial(evaluation)
-    ctx.trace.add("authorize", "allowed", evaluation.rule)
+    ctx.trace.recorded.append(("authorize", "allowed", evaluation.rule))  # DecisionTrace.add's step
 
 
 def _resource_policy_after_authorizer(ctx: RequestContext, policy) -> None:
