@@ -1,8 +1,9 @@
 """Benchmark lychgate against a raw backend and nginx on this machine, over 127.0.0.1 only.
 
 The chosen scenarios (a: backend direct, b: nginx proxy, c: lychgate HTTP_PROXY, d: lychgate
-AWS_PROXY to an in-process handler, e–i: (c) with authorization; harness/scenarios.py) each have a
-server under test pinned to CPU 0, on a free port; the backend and wrk run on CPU 1. By default
+AWS_PROXY to an in-process handler, e–i: (c) with authorization, n and k: (c) sent the requests of
+e and h; harness/scenarios.py) each have a server under test pinned to CPU 0, on a free port; the
+backend and wrk run on CPU 1. By default
 (interleaved) every server is started up front with one shared backend, each is checked to
 answer and warmed up for 2 s, then N rounds give each scenario in turn one timed
 ``wrk -t1 -cC -dDs --latency`` run, so runs of different scenarios are seconds apart and the

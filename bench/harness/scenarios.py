@@ -112,6 +112,15 @@ def _auth(key: str, title: str, kind: str, redis: bool = False) -> Scenario:
     return Scenario(key, title, "/prod" + ITEM_PATH, True, command, lambda work, port: auth.header_sets(work, port, kind))
 
 
+def _control(key: str, title: str, kind: str) -> Scenario:
+    """(c)'s project, NONE on every route, sent the requests of the scenarios with ``kind``: the
+    same bytes on the wire, so the ratio of (e) or (h) to it is what authorization costs alone."""
+    from harness import auth
+    return Scenario(key, title, "/prod" + ITEM_PATH, True,
+                    lambda work, port, backend: _lychgate_serve(proxy_project(work, backend), port),
+                    lambda work, port: auth.header_sets(work, port, kind))
+
+
 SCENARIOS = {s.key: s for s in (
     Scenario("a", "(a) backend direct", ITEM_PATH, False,
              lambda work, port, _: backend_command(port)),
@@ -125,6 +134,8 @@ SCENARIOS = {s.key: s for s in (
     _auth("g", "(g) lychgate Cognito authorizer, token cached → backend", "jwt"),
     _auth("h", "(h) lychgate API key + usage plan throttle/quota (memory) → backend", "apikey"),
     _auth("i", "(i) lychgate API key + usage plan throttle/quota (Redis) → backend", "apikey", redis=True),
+    _control("n", "(n) lychgate NONE, sent (e)'s signed requests → backend", "iam"),
+    _control("k", "(k) lychgate NONE, sent (h)'s x-api-key requests → backend", "apikey"),
 )}
 
 
