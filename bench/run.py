@@ -72,7 +72,7 @@ def parse_args() -> argparse.Namespace:
                             "ratios of CPU cost that the machine's drift cannot skew (not for i)")
     order.add_argument("--sliced", type=_positive, metavar="MS",
                        help="each round runs every scenario at once, the servers taking turns on CPU 0 "
-                            "for MS milliseconds each: drift-proof and unbiased ratios (any scenario)")
+                            "for MS milliseconds each: drift-proof ratios with little cache bias (any scenario, i included)")
     parser.add_argument("--output", type=Path, help="append the markdown table to this file")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that serves lychgate, with lychgate installed (default: this one)")

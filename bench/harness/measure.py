@@ -252,8 +252,8 @@ def run_interleaved(scenarios: list[Scenario], *, runs: int, duration: int, conn
                     out_dir: Path, on_record: Callable[[dict], None], say: Callable[[str], None],
                     simultaneous: bool = False, slice_s: float | None = None) -> list[dict]:
     """Start every scenario's server (and one backend for all) up front, warm each up, then ``runs``
-    rounds of one timed run per scenario in order (``simultaneous``: all at once, see
-    ``_measure_together``); stop everything; summaries with per-round ratios to (b) and (c)."""
+    rounds of one timed run per scenario in order (``simultaneous``, or ``slice_s``: all at once,
+    see ``_measure_together``); stop everything; summaries with per-round ratios to (b) and (c)."""
     slots = [Slot(scenario, out_dir) for scenario in scenarios]
     with ProcessGroup(out_dir / "logs") as group:
         backend, users = None, [slot for slot in slots if slot.scenario.needs_backend]

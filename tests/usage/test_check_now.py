@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime, timezone
 
 from lychgate.store import open_store
+from lychgate.store.base import Prepared
 from lychgate.store.memory import PRUNE_INTERVAL
 from lychgate.usage import BucketSpec, Limiter, QuotaSpec
 from lychgate.usage.throttle import RequestLimits, Verdict
@@ -59,3 +60,19 @@ def test_the_days_counts_change_exactly_at_utc_midnight_either_way():
         windows.append((counts.day, counts.counters[0].window, decided[2][0]))
     assert windows == [(today - 1, "D2031-05-14", 1), (today, "D2031-05-15", 1), (today, "D2031-05-15", 2),
                        (today - 1, "D2031-05-14", 2), (today - 1, "D2031-05-14", 3), (today + 1, "D2031-05-16", 1)]
+
+
+def test_memory_decisions_share_cells_and_bind_afresh_after_forgetting():
+    """Two limits sharing a bucket (as the routes of one key share its plan's) take from one
+    state; once the store has forgotten that bucket, both find a new, full one."""
+    store = open_store("memory")
+    shared = BucketSpec("plan/p/k", 1.0, 2)
+    one, other = Prepared([shared], [], []), Prepared([shared, BucketSpec("route", 1.0, 5)], [], [])
+    assert store.decide(one, NOW)[0] is None
+    assert store.decide(other, NOW)[0] is None
+    assert store.decide(one, NOW)[0] == ("bucket", 0)  # the two requests above took both tokens
+    later = NOW + PRUNE_INTERVAL + 10  # full again after 2 s, forgotten after a minute more
+    assert store.decide(Prepared([BucketSpec("else", 1.0, 1)], [], []), later)[0] is None  # prunes
+    assert "plan/p/k" not in store._buckets
+    assert [store.decide(one, later)[1], store.decide(other, later)[1]] == [[1.0], [0.0, 4.0]]
+    assert store._buckets["plan/p/k"][0] == 0.0  # the store's own state, not a forgotten one

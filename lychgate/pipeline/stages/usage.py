@@ -42,7 +42,7 @@ def require_api_key(ctx: RequestContext) -> None:
     ctx.api_key, ctx.api_key_value, ctx.usage_plan = admission.key, value, admission.plan
     # Recorded as DecisionTrace.add would, without its call (it runs on every request); the
     # sentence is formatted when read.
-    ctx.trace.recorded.append(("require_api_key", "accepted", admission.describe))
+    ctx.trace.recorded.append(admission.step)
 
 
 def _bucket(key: str, throttle: Throttle | None) -> list[BucketSpec]:
