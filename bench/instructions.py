@@ -4,7 +4,7 @@ On this kind of machine CPU time per request moves by ±30 % from one minute to 
 hides any change smaller than that. This script counts user-space instructions instead, which
 are the same from run to run (to about 0.2 %): for each scenario kind it runs, in one process,
 a raw backend, lychgate's own server (the real ``HttpConnection`` protocol, pipeline and upstream
-pool, as ``lychgate serve`` wires them) and a closed-loop client on 32 connections sending the
+pool, as ``lychgate serve`` wires them, with its garbage-collector settings) and a closed-loop client on 32 connections sending the
 requests of ``bench/run.py``'s scenario, under ``valgrind --tool=cachegrind --cache-sim=no``,
 twice: for N1 and for N2 requests. The difference divided by N2 − N1 is the instructions of one
 request, start-up and warm-up excluded; it includes the client and backend (about 15k, printed
@@ -226,6 +226,7 @@ async def _serve_and_load(kind: str, requests: int, work: Path) -> None:
     from lychgate.pipeline import build_pipeline
     from lychgate.pipeline.runtime import Gateway
     from lychgate.server.protocol import ConnectionState, HttpConnection
+    from lychgate.server.run import tune_collector
 
     loop = asyncio.get_running_loop()
     backend = await loop.create_server(_Backend, "127.0.0.1", 0)
@@ -243,6 +244,7 @@ async def _serve_and_load(kind: str, requests: int, work: Path) -> None:
         await gateway.local_idp.start()
     state = ConnectionState(gateway, build_pipeline(), gateway.project.limits)
     server = await loop.create_server(lambda: HttpConnection(state), "127.0.0.1", 0)
+    tune_collector()  # as ``lychgate serve`` does once started
     port = backend_port if kind == "direct" else server.sockets[0].getsockname()[1]
     path = ITEM_PATH if kind == "direct" else "/prod" + ITEM_PATH
     if kind == "iam-unique":

@@ -110,11 +110,7 @@ async def _serve_async(project: Project, socks: list[socket.socket], options: Se
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(state, admin, options)))
     watcher = loop.create_task(_watch(options.watch, lambda: _reload(state, admin, options))) \
         if options.watch is not None and options.reload is not None else None
-    # Everything loaded at start-up lives as long as the server: keep it out of the collector's
-    # way, and collect the young generation less often (shorter pauses, fewer of them).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
+    tune_collector()
     release_free_memory()
     if on_ready is not None:
         on_ready()
@@ -141,6 +137,14 @@ async def _serve_async(project: Project, socks: list[socket.socket], options: Se
         await gateway.local_idp.stop()
     gateway.close()
     return 0
+
+
+def tune_collector() -> None:
+    """Everything loaded at start-up lives as long as the server: keep it out of the collector's
+    way, and collect the young generation less often (shorter pauses, fewer of them)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def release_free_memory() -> None:
