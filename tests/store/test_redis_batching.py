@@ -305,10 +305,12 @@ def test_close_waits_for_the_batch_in_flight(redis_url):
     assert sorted(o.tokens[0] for o in asyncio.run(main())) == [5.0, 6.0, 7.0, 8.0, 9.0]
 
 
-def test_while_a_batch_is_in_flight_the_next_turns_queue_up_into_one(redis_url, redis_server, with_store,
-                                                                     monkeypatch):
-    """The server holds the first pipeline (CLIENT PAUSE); requests of three later turns wait and
-    then go as ONE pipeline, each with its own reply."""
+def test_while_two_batches_are_in_flight_the_next_turns_queue_up_into_one(redis_url, redis_server, with_store,
+                                                                          monkeypatch):
+    """The server holds the pipelines (CLIENT PAUSE): the first turn's requests go as one, the
+    second turn's as a second (MAX_IN_FLIGHT), and those of the two turns after wait and then
+    go as ONE pipeline, each with its own reply."""
+    assert redis_store.MAX_IN_FLIGHT == 2
 
     async def body(store):
         sent = _count_pipelines(monkeypatch)
@@ -331,8 +333,8 @@ def test_while_a_batch_is_in_flight_the_next_turns_queue_up_into_one(redis_url, 
         return held, await asyncio.gather(*first), await asyncio.gather(*later), [len(s) for s in sent]
 
     held, first, later, sizes = with_store(redis_url, body)
-    assert held == (1, 12)
-    assert sizes == [5, 12]
+    assert held == (2, 8)
+    assert sizes == [5, 4, 8]
     assert sorted(o.tokens[0] for o in first) == [95.0, 96.0, 97.0, 98.0, 99.0]
     for wave in range(3):
         burst = 10 + wave
