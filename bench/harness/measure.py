@@ -320,9 +320,11 @@ def _measure_together(slots: list[Slot], group: ProcessGroup, run: int, duration
             outcome = result.result()
             if slicer:
                 # wrk's window starts within milliseconds of ``started``; the turns in it are the SUT's time
-                ran = slicer.running_within(slot.scenario.key, outcome["started"], outcome["started"] + outcome["seconds"])
+                window = (outcome["started"], outcome["started"] + outcome["seconds"])
+                ran = slicer.running_within(slot.scenario.key, *window)
                 share = ran / outcome["seconds"]
-                outcome.update(time_share=round(share, 4), rps_wall=outcome["rps"], rps=round(outcome["requests"] / ran, 2),
+                outcome.update(time_share=round(share, 4), rps_wall=outcome["rps"],
+                               rps=round(outcome["requests"] / ran, 2),
                                sut_cpu_pct=round(outcome["sut_cpu_pct"] / share, 1))
             slot.record(run, outcome, on_record)
         slot.attempt(record, say)
