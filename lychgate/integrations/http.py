@@ -32,6 +32,14 @@ DROPPED_RESPONSE = frozenset({"content-length", "connection", "keep-alive", "tra
 _SPECIAL_REST = DROPPED_RESPONSE | REMAPPED  # dropped or renamed for REST APIs
 
 
+# How a request header is forwarded, by its name as sent: passed as is, dropped, merged into
+# X-Forwarded-For, or dropped as another X-Forwarded-* (we send our own). Remembered per exact name
+# (``_verdict``): clients send the same few names on every request, and a lookup costs half of
+# lower-casing and testing each name again. Bounded: names are the client's to choose.
+_PASS, _DROP, _FORWARDED_FOR, _FORWARDED_OTHER = 0, 1, 2, 3
+_VERDICTS_MAX = 1024
+_HOP_BY_HOP_VERDICTS: dict[str, int] = {}  # for the integrations without header mappings (most)
+
 # Characters a path value may hold without percent-encoding; a set test is cheaper than a regex call.
 _SAFE_PATH = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~/-").issuperset
 _CRLF = re.compile(r"[\r\n]")
@@ -72,6 +80,7 @@ class HttpIntegration:
         # Shared when there is nothing to add: 10,000 routes would otherwise hold 10,000 copies.
         self._skip_mapped = (HOP_BY_HOP | {name.lower() for name, _ in self._header_mappings}
                              if self._header_mappings else HOP_BY_HOP)
+        self._mapped_verdicts: dict[str, int] = {}  # _verdict's memory for _skip_mapped
         # Placeholders mapped from anything but the path parameter of the same name (which is
         # also what an unmapped placeholder takes, without a lookup).
         self._path_sources = {name: src for name, src in ((t[25:], s) for t, s in params.items()
@@ -130,17 +139,19 @@ class HttpIntegration:
         forwarded_for = source_ip
         if self._header_mappings:
             mapped = self._mapped_request_headers(req)
-            skip = (self._skip_mapped if len(mapped) == len(self._header_mappings)
-                    else HOP_BY_HOP | {name.lower() for name, _ in mapped})
+            if len(mapped) == len(self._header_mappings):
+                skip, verdicts = self._skip_mapped, self._mapped_verdicts
+            else:  # a mapping without a value this time: its header is not replaced, nothing remembered
+                skip, verdicts = HOP_BY_HOP | {name.lower() for name, _ in mapped}, {}
         else:
-            mapped, skip = (), HOP_BY_HOP
+            mapped, skip, verdicts = (), HOP_BY_HOP, _HOP_BY_HOP_VERDICTS
         passed: list[str] = []  # pieces of the passed header lines, joined once below
         for name, value in request.headers:
-            lname = name.lower()
-            if lname in skip:
-                continue
-            if lname.startswith("x-forwarded-"):
-                if lname == "x-forwarded-for":
+            verdict = verdicts.get(name)
+            if verdict is None:
+                verdict = _verdict(name, skip, verdicts)
+            if verdict:
+                if verdict == _FORWARDED_FOR:
                     forwarded_for = f"{value}, {source_ip}"
                 continue
             passed += (name, ": ", value, "\r\n")
@@ -164,6 +175,18 @@ class HttpIntegration:
         headers = [("Content-Type", _content_type(answer))]
         headers += mapped_response_headers(chosen.response_parameters, lookup)
         return Response(chosen.status_code, headers, answer.body)
+
+
+def _verdict(name: str, skip: frozenset[str], verdicts: dict[str, int]) -> int:
+    """How a request header named exactly ``name`` is forwarded past ``skip`` (lower-case names),
+    remembered in ``verdicts``."""
+    lname = name.lower()
+    verdict = (_DROP if lname in skip else _FORWARDED_FOR if lname == "x-forwarded-for"
+               else _FORWARDED_OTHER if lname.startswith("x-forwarded-") else _PASS)
+    if len(verdicts) >= _VERDICTS_MAX:
+        verdicts.clear()
+    verdicts[name] = verdict
+    return verdict
 
 
 def _passed_headers(headers: list[tuple[str, str]], rest: bool) -> list[tuple[str, str]]:

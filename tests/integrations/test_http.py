@@ -10,6 +10,7 @@ import pytest
 from lychgate.config.model import Integration, IntegrationResponse, Source
 from lychgate.errors import ApiConfigurationError, IntegrationFailure, IntegrationTimeout
 from lychgate.integrations.base import IntegrationRequest
+from lychgate.integrations import http as http_integration
 from lychgate.integrations.http import HttpIntegration
 from lychgate.messages import Request
 from lychgate.upstream import UpstreamError, UpstreamResponse
@@ -142,6 +143,27 @@ def test_mapped_request_headers_replace_sent_ones_and_never_inject():
     assert pool.calls[1][1] == (b"GET /base/ HTTP/1.1\r\nHost: backend:8080\r\nX-K: k\r\n"
                                 b"X-Mapped: v\r\naccept: text/plain\r\nX-None: n\r\n"
                                 b"X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: http\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_forwarding_remembered_per_header_name_decides_as_afresh():
+    """Each name's fate (passed, dropped, merged into X-Forwarded-For) is remembered per exact name,
+    per set of replaced names, and at most _VERDICTS_MAX at once: the same request, any number of
+    times, with more names than that, forwards the same head; a mapping without a value one time
+    leaves the sent header for that request only."""
+    pool = Pool()
+    handler = HttpIntegration(integration(uri="http://b/x"), pool)
+    names = [f"X-N{i}" for i in range(http_integration._VERDICTS_MAX + 50)]
+    sent = [("CONNECTION", "close"), ("x-forwarded-for", "1.1.1.1"), ("X-Forwarded-Host", "h"),
+            *[(name, "v") for name in names], ("connection", "close"), ("Te", "x")]
+    for _ in range(3):
+        invoke(handler, request(headers=sent))
+    expected = (b"GET /x HTTP/1.1\r\nHost: b\r\n" + b"".join(b"%s: v\r\n" % n.encode() for n in names)
+                + b"X-Forwarded-For: 1.1.1.1, 10.0.0.1\r\nX-Forwarded-Proto: http\r\nContent-Length: 0\r\n\r\n")
+    assert [call[1] for call in pool.calls] == [expected] * 3
+    mapped = HttpIntegration(integration(params={"integration.request.header.X-M": "method.request.header.m"}), pool)
+    for value in ("n", None, "n"):
+        invoke(mapped, request(headers=[("X-M", "sent")], values={"method.request.header.m": value} if value else {}))
+    assert [call[1].split(b"\r\n")[2] for call in pool.calls[3:]] == [b"X-M: n", b"X-M: sent", b"X-M: n"]
 
 
 def test_proxy_response_headers_for_rest_and_http_apis():
