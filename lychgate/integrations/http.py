@@ -29,16 +29,17 @@ REMAPPED = frozenset({"authorization", "connection", "content-md5", "date", "exp
                       "max-forwards", "proxy-authenticate", "server", "te", "trailer",
                       "transfer-encoding", "upgrade", "user-agent", "via", "www-authenticate"})
 DROPPED_RESPONSE = frozenset({"content-length", "connection", "keep-alive", "transfer-encoding"})
-_SPECIAL_REST = DROPPED_RESPONSE | REMAPPED  # dropped or renamed for REST APIs
 
 
 # How a request header is forwarded, by its name as sent: passed as is, dropped, merged into
 # X-Forwarded-For, or dropped as another X-Forwarded-* (we send our own). Remembered per exact name
 # (``_verdict``): clients send the same few names on every request, and a lookup costs half of
 # lower-casing and testing each name again. Bounded: names are the client's to choose.
-_PASS, _DROP, _FORWARDED_FOR, _FORWARDED_OTHER = 0, 1, 2, 3
+_PASS, _DROP, _FORWARDED_FOR, _FORWARDED_OTHER, _REMAP = 0, 1, 2, 3, 4
 _VERDICTS_MAX = 1024
 _HOP_BY_HOP_VERDICTS: dict[str, int] = {}  # for the integrations without header mappings (most)
+# The same for the backend's response headers: passed, dropped or renamed (_passed_headers).
+_RESPONSE_VERDICTS: dict[bool, dict[str, int]] = {True: {}, False: {}}  # REST API? -> name -> verdict
 
 # Characters a path value may hold without percent-encoding; a set test is cheaper than a regex call.
 _SAFE_PATH = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~/-").issuperset
@@ -190,18 +191,31 @@ def _verdict(name: str, skip: frozenset[str], verdicts: dict[str, int]) -> int:
 
 
 def _passed_headers(headers: list[tuple[str, str]], rest: bool) -> list[tuple[str, str]]:
-    # One set lookup per header in the common case (neither dropped nor renamed), and the
-    # backend's own pair passed on as is.
-    special = _SPECIAL_REST if rest else DROPPED_RESPONSE
+    # One lookup per header by its name as sent, and the backend's own pair passed on as is in
+    # the common case (neither dropped nor renamed).
+    verdicts = _RESPONSE_VERDICTS[rest]
     out = []
     for header in headers:
-        lname = header[0].lower()
-        if lname in special:
-            if lname in DROPPED_RESPONSE:
+        verdict = verdicts.get(header[0])
+        if verdict is None:
+            verdict = _response_verdict(header[0], rest, verdicts)
+        if verdict:
+            if verdict == _DROP:
                 continue
             header = (f"x-amzn-Remapped-{header[0]}", header[1])
         out.append(header)
     return out
+
+
+def _response_verdict(name: str, rest: bool, verdicts: dict[str, int]) -> int:
+    """Whether a backend response header named exactly ``name`` is passed, dropped or (REST APIs)
+    renamed to x-amzn-Remapped-``name``, remembered in ``verdicts``."""
+    lname = name.lower()
+    verdict = _DROP if lname in DROPPED_RESPONSE else _REMAP if rest and lname in REMAPPED else _PASS
+    if len(verdicts) >= _VERDICTS_MAX:
+        verdicts.clear()
+    verdicts[name] = verdict
+    return verdict
 
 
 def _content_type(answer: UpstreamResponse) -> str:
