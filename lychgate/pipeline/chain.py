@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Awaitable, Callable, NamedTuple, Sequence
+from typing import Awaitable, Callable, Sequence
 
 from lychgate import responses
 from lychgate.errors import ApiConfigurationError, GatewayError
@@ -43,12 +43,14 @@ def applies_when(predicate: Callable[[RequestContext], bool]):
     return mark
 
 
-class Plan(NamedTuple):
-    """The stages one route of one stage runs, after the locating stages."""
+class Plan:
+    """The stages one route of one stage runs, after the locating stages (slots, not a
+    NamedTuple: read three times per request, and a slot reads several times faster)."""
 
-    request: tuple[Stage, ...]
-    response: tuple[Stage, ...]
-    finalizers: tuple[Stage, ...]
+    __slots__ = ("request", "response", "finalizers")
+
+    def __init__(self, request: tuple[Stage, ...], response: tuple[Stage, ...], finalizers: tuple[Stage, ...]):
+        self.request, self.response, self.finalizers = request, response, finalizers
 
 
 class Pipeline:
