@@ -182,8 +182,11 @@ def _verdict(name: str, skip: frozenset[str], verdicts: dict[str, int]) -> int:
     """How a request header named exactly ``name`` is forwarded past ``skip`` (lower-case names),
     remembered in ``verdicts``."""
     lname = name.lower()
-    verdict = (_DROP if lname in skip else _FORWARDED_FOR if lname == "x-forwarded-for"
-               else _FORWARDED_OTHER if lname.startswith("x-forwarded-") else _PASS)
+    return _remember(verdicts, name, _DROP if lname in skip else _FORWARDED_FOR if lname == "x-forwarded-for"
+                     else _FORWARDED_OTHER if lname.startswith("x-forwarded-") else _PASS)
+
+
+def _remember(verdicts: dict[str, int], name: str, verdict: int) -> int:
     if len(verdicts) >= _VERDICTS_MAX:
         verdicts.clear()
     verdicts[name] = verdict
@@ -211,11 +214,8 @@ def _response_verdict(name: str, rest: bool, verdicts: dict[str, int]) -> int:
     """Whether a backend response header named exactly ``name`` is passed, dropped or (REST APIs)
     renamed to x-amzn-Remapped-``name``, remembered in ``verdicts``."""
     lname = name.lower()
-    verdict = _DROP if lname in DROPPED_RESPONSE else _REMAP if rest and lname in REMAPPED else _PASS
-    if len(verdicts) >= _VERDICTS_MAX:
-        verdicts.clear()
-    verdicts[name] = verdict
-    return verdict
+    return _remember(verdicts, name, _DROP if lname in DROPPED_RESPONSE else _REMAP if rest and lname in REMAPPED
+                     else _PASS)
 
 
 def _content_type(answer: UpstreamResponse) -> str:

@@ -292,7 +292,7 @@ class RedisStore:
         pipeline costs a write and a read on the socket, a batch future and a loop turn whatever
         its size, so batches should be large; but with one pipeline in flight the gateway sat
         idle while Redis answered it (86 % busy on the benchmark's (i), against 99 % without
-        Redis), and two served (i) 4.5 % faster, in 19 of 20 rounds side by side; four, no faster
+        Redis), and two served (i) 4.7 % faster, in 19 of 20 rounds side by side; four, no faster
         than two. A queue of MAX_BATCH is sent at once, in flight or not, so the wait stays
         bounded: one turn, plus the round-trips of the batches ahead, plus its own.
         """
