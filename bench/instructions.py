@@ -7,8 +7,9 @@ a raw backend, lychgate's own server (the real ``HttpConnection`` protocol, pipe
 pool, as ``lychgate serve`` wires them, with its garbage-collector settings) and a closed-loop
 client on 32 connections sending the requests of ``bench/run.py``'s scenario, under
 ``valgrind --tool=cachegrind --cache-sim=no``, twice: for N1 and for N2 requests. The difference
-divided by N2 − N1 is the instructions of one request, start-up and warm-up excluded; it includes the client and backend (about 15k, printed
-as "direct"), and not the kernel's side of the sockets. Read the differences between kinds:
+divided by N2 − N1 is the instructions of one request, start-up and warm-up excluded; it
+includes the client and backend (about 15k, printed as "direct"), and not the kernel's side of
+the sockets. Read the differences between kinds:
 ``added`` is what authorization costs over NONE. Instructions are not time (cache misses and
 system calls are not in them), so ``run.py`` stays the measure of throughput; this one tells
 whether a change made the code cheaper. Needs ``valgrind`` (Debian package); installs nothing.

@@ -72,7 +72,8 @@ def parse_args() -> argparse.Namespace:
                             "ratios of CPU cost that the machine's drift cannot skew (not for i)")
     order.add_argument("--sliced", type=_positive, metavar="MS",
                        help="each round runs every scenario at once, the servers taking turns on CPU 0 "
-                            "for MS milliseconds each: drift-proof ratios with little cache bias (any scenario, i included)")
+                            "for MS milliseconds each: drift-proof ratios with little cache bias "
+                            "(any scenario, i included)")
     parser.add_argument("--output", type=Path, help="append the markdown table to this file")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that serves lychgate, with lychgate installed (default: this one)")
@@ -111,7 +112,8 @@ def _progress(record: dict) -> None:
     errors = record["non_2xx"] + sum(record["socket_errors"].values())
     print(f"  ({record['scenario']}) run {record['run']}: {record['rps']:>9,.0f} rps  "
           f"p50 {record['p50_ms']:.2f} ms  p99 {record['p99_ms']:.2f} ms  SUT {record['sut_cpu_pct']:.0f} % "
-          f"{record['sut_cpu_us_per_req']:.1f} µs/req ({record['sut_kernel_us_per_req']:.1f} kernel)  wrk {record['wrk_cpu_pct']:.0f} %  "
+          f"{record['sut_cpu_us_per_req']:.1f} µs/req ({record['sut_kernel_us_per_req']:.1f} kernel)  "
+          f"wrk {record['wrk_cpu_pct']:.0f} %  "
           f"other {record['other_cpu_pct']:.1f} % {_named(record['other_top'])}"
           + (f"idle {record['idle_cpu_pct']:.1f} %  " if "idle_cpu_pct" in record else "")
           + f"errors {errors}", flush=True)
